@@ -1,0 +1,80 @@
+# The one local entry point. Every CI step is a target here, so anything the workflows do,
+# a person can do on a laptop. `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+.SECONDEXPANSION:
+
+PYTHON_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+
+VENV_STAMP := $(VENV)/.installed
+APT_STAMP := build/.apt-installed
+
+##@ Setup
+.PHONY: setup
+setup: $(VENV_STAMP) apt ## Create .venv and install Python and Debian dependencies (idempotent)
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+	@echo "setup: python dependencies installed in $(VENV)"
+
+.PHONY: apt
+apt: ## Install the Debian packages the targets need (skips what is installed)
+	@bash tools/apt-deps.sh
+
+.PHONY: lock
+lock: ## Re-resolve dependencies and rewrite constraints.txt
+	@rm -rf build/lock-venv && $(PYTHON_BOOT) -m venv build/lock-venv
+	@build/lock-venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	@build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	@echo "lock: wrote constraints.txt ($$(wc -l < constraints.txt) pins)"
+
+##@ Quality
+.PHONY: lint
+lint: $(VENV_STAMP) ## ruff, shellcheck, actionlint and zizmor
+	@$(BIN)/ruff check ml hil tests tools
+	@$(BIN)/ruff format --check ml hil tests tools
+	@shellcheck .ci/run tools/*.sh
+	@if ls .github/workflows/*.yml >/dev/null 2>&1; then \
+	  $(BIN)/actionlint .github/workflows/*.yml && $(BIN)/zizmor --offline --quiet .github/workflows; fi
+
+.PHONY: format
+format: $(VENV_STAMP) ## Apply ruff's formatting and autofixes
+	@$(BIN)/ruff check --fix ml hil tests tools
+	@$(BIN)/ruff format ml hil tests tools
+
+# Fragments add their own targets and append to TEST_TARGETS / BENCH_TARGETS.
+TEST_TARGETS :=
+BENCH_TARGETS :=
+include mk/*.mk
+
+##@ Tests
+PYTEST_ARGS ?=
+.PHONY: test
+test: setup lint pytest $$(TEST_TARGETS) ## Everything CI runs: lint, Python tests, firmware tests
+	@echo "test: all green"
+
+.PHONY: pytest
+pytest: setup ## Python test suite (tests/)
+	@$(BIN)/pytest -n 2 --timeout=600 $(PYTEST_ARGS) tests
+
+.PHONY: bench
+bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
+
+##@ Help
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
+	  /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

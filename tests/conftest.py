@@ -1,0 +1,6 @@
+"""Shared fixtures live in small plugin modules, one per part of the system."""
+
+pytest_plugins = [
+    "tests.fixtures_data",  # tiny generated dataset
+    "tests.fixtures_pipeline",  # tiny pipeline run: features ... export
+]
