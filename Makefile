@@ -55,6 +55,16 @@ format: $(VENV_STAMP) ## Apply ruff's formatting and autofixes
 	@$(BIN)/ruff check --fix ml hil tests tools
 	@$(BIN)/ruff format ml hil tests tools
 
+# Model artefacts for firmware and HIL: the pipeline's export when it has run, else a tiny
+# pipeline (python -m ml.tiny) on a tiny generated dataset, cached in build/tiny.
+TINY_DIR := build/tiny
+GENERATED_DIR ?= $(if $(wildcard firmware/generated/model_settings.h),firmware/generated,$(TINY_DIR)/firmware/generated)
+VECTORS_DIR ?= $(if $(wildcard hil/vectors/manifest.json),hil/vectors,$(TINY_DIR)/hil/vectors)
+
+.PHONY: tiny
+tiny: setup ## Tiny dataset + pipeline in build/tiny (for tests when the real export is absent)
+	@$(PY) -m ml.tiny --out $(TINY_DIR)
+
 # Fragments add their own targets and append to TEST_TARGETS / BENCH_TARGETS.
 TEST_TARGETS :=
 BENCH_TARGETS :=
