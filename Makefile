@@ -55,6 +55,7 @@ format: $(VENV_STAMP) ## Apply ruff's formatting and autofixes
 	@$(BIN)/ruff check --fix ml hil tests tools
 	@$(BIN)/ruff format ml hil tests tools
 
+##@ Pipeline
 # Model artefacts for firmware and HIL: the pipeline's export when it has run, else a tiny
 # pipeline (python -m ml.tiny) on a tiny generated dataset, cached in build/tiny.
 TINY_DIR := build/tiny
@@ -68,7 +69,7 @@ tiny: setup ## Tiny dataset + pipeline in build/tiny (for tests when the real ex
 # Fragments add their own targets and append to TEST_TARGETS / BENCH_TARGETS.
 TEST_TARGETS :=
 BENCH_TARGETS :=
-include mk/*.mk
+-include mk/*.mk
 
 ##@ Tests
 PYTEST_ARGS ?=
@@ -82,6 +83,17 @@ pytest: setup ## Python test suite (tests/)
 
 .PHONY: bench
 bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
+
+##@ Main job
+.PHONY: demo
+demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
+	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
+	@$(MAKE) data
+	@$(MAKE) repro
+	@$(MAKE) metrics
+	@$(MAKE) registry
+	@$(MAKE) hil-virtual
+	@echo "demo: done. Next: 'make plots', 'dvc metrics diff', 'make hil BOARD=esp32 PORT=/dev/ttyUSB0'"
 
 ##@ Help
 .PHONY: help
