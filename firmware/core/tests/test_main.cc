@@ -1,0 +1,3 @@
+#include "harness.h"
+
+int main() { return kws_test::RunAll() == 0 ? 0 : 1; }

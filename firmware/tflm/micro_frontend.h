@@ -1,0 +1,29 @@
+// FrontEnd over TFLM's microfrontend C library (the library TensorFlow's
+// audio_microfrontend op wraps, so ml/frontend.py computes the same features), configured
+// from the generated model_settings.h, with micro_speech's int8 mapping. Shared by both boards.
+#ifndef KWS_TFLM_MICRO_FRONTEND_H_
+#define KWS_TFLM_MICRO_FRONTEND_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "seams.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
+
+namespace kws {
+
+class MicroFrontend final : public FrontEnd {
+ public:
+  // Allocates the front-end's tables (FrontendPopulateState uses malloc: setup only).
+  bool Init();
+  // One clip from a fresh state (FrontendReset), as the Python op computes a clip.
+  bool Compute(const int16_t* pcm, size_t samples, int8_t* out, size_t out_len) override;
+
+ private:
+  FrontendState state_{};
+  bool ready_ = false;
+};
+
+}  // namespace kws
+
+#endif  // KWS_TFLM_MICRO_FRONTEND_H_
