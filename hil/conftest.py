@@ -1,0 +1,169 @@
+"""HIL suites: `pytest hil --embedded-services serial --port PORT --board B`.
+
+The same files run against a real board and a virtual one (python -m hil.virtual). This
+conftest loads the board's facts, the golden vectors, the model settings and params, holds
+the per-port lock for the session, and writes JUnit XML + metrics JSON to
+hil/results/<board>/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hil.boards import board_facts
+from hil.client import Client
+from hil.lock import PortLock
+from hil.metrics import record, write_metrics
+from hil.version import firmware_version
+from ml.params import load_params
+
+RESULTS = Path("hil/results")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("kws-hil")
+    g.addoption("--board", help="board type in hil/boards.yaml (esp32, nano33ble)")
+    g.addoption("--vectors", default="hil/vectors", help="golden vectors dir (ml.export)")
+    g.addoption(
+        "--settings",
+        default=None,
+        help="model_settings.json (default: firmware/generated/model_settings.json)",
+    )
+    g.addoption("--params", default="params.yaml", help="params.yaml with the hil gates")
+    g.addoption("--results", default=str(RESULTS), help="results root (<root>/<board>/)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    board = config.getoption("board", None)
+    if board and not config.option.xmlpath:
+        config.option.xmlpath = str(Path(config.getoption("results")) / board / "junit.xml")
+
+
+@dataclass
+class Hil:
+    """Everything a HIL test needs besides the board itself."""
+
+    board: str
+    port: str
+    facts: dict[str, Any]
+    params: dict[str, Any]
+    settings: dict[str, Any]
+    manifest: dict[str, Any]
+    features: dict[str, np.ndarray]
+    audio: dict[str, np.ndarray]
+    results: Path
+    fw_version: str = field(default_factory=firmware_version)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str, value: float, unit: str) -> None:
+        self.metrics = [m for m in self.metrics if m["name"] != name]
+        self.metrics.append(record(name, float(value), unit))
+
+    @property
+    def frames(self) -> int:
+        return int(self.settings["input"]["shape"][1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.settings["input"]["shape"][2])
+
+    @property
+    def threshold_int8(self) -> int:
+        return int(self.settings["recognizer"]["detection_threshold"]) - 128
+
+
+def _missing(path: Path) -> None:
+    if not path.is_file():
+        pytest.exit(f"error: {path}: missing (run `make tiny` or the pipeline's export)", 2)
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    _missing(path)
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    _missing(path)
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def hil(request: pytest.FixtureRequest) -> Iterator[Hil]:
+    opt = request.config.getoption
+    board, port = opt("board"), opt("port")
+    if not board or not port:
+        pytest.skip("needs --board and --port (a real or virtual board)")
+    vectors = Path(opt("vectors"))
+    settings_path = Path(opt("settings") or "firmware/generated/model_settings.json")
+    ctx = Hil(
+        board=board,
+        port=port,
+        facts=board_facts(board),
+        params=load_params(opt("params")),
+        settings=_load_json(settings_path),
+        manifest=_load_json(vectors / "manifest.json"),
+        features=_load_npz(vectors / "features.npz"),
+        audio=_load_npz(vectors / "audio.npz"),
+        results=Path(opt("results")) / board,
+    )
+    yield ctx
+    if ctx.metrics:
+        write_metrics(ctx.results / "metrics.json", ctx.metrics)
+
+
+@pytest.fixture(scope="session")
+def port_lock(hil: Hil, request: pytest.FixtureRequest) -> Iterator[PortLock]:
+    """One job per board for the whole session; the OS frees it if this process dies."""
+    lock = PortLock(hil.port, request.node.nodeid or "hil", hil.params["hil"]["lock_timeout_s"])
+    with lock:
+        yield lock
+
+
+@pytest.fixture(autouse=True)
+def _name_holder(request: pytest.FixtureRequest) -> None:
+    if "hil" in request.fixturenames:
+        request.getfixturevalue("port_lock").set_test(request.node.nodeid)
+
+
+@pytest.fixture
+def client(dut: Any, hil: Hil, port_lock: PortLock) -> Iterator[Client]:
+    """The protocol client on pytest-embedded's own port (its reader thread paused)."""
+    with dut.serial.disable_redirect_thread():
+        c = Client(
+            hil.port,
+            timeout_s=hil.params["hil"]["command_timeout_s"],
+            baud=int(hil.facts["baud"]),
+            stream=dut.serial.proc,
+            name=hil.board,
+        )
+        c.sync()
+        yield c
+        dut.serial.proc = c.stream  # a reconnect replaced the port object
+
+
+@pytest.fixture
+def is_virtual(client: Client) -> bool:
+    """Virtual boards report estimated latency; real ones measure it."""
+    return client.identity()["latency"] == "estimated"
+
+
+def expected_label(hil: Hil, i: int) -> int:
+    """The reference's top index for golden vector i (first index on ties, as argmax)."""
+    return int(np.argmax(hil.features["expected"][i]))
+
+
+def timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    t = time.monotonic()
+    out = fn(*args)
+    return out, time.monotonic() - t

@@ -1,0 +1,128 @@
+"""`python -m hil.run_virtual`: start one virtual board per board type, run the smoke and
+acceptance suites against all of them in parallel, print a table per board, and stop the
+boards on every exit path (failure, Ctrl-C, a board that never comes up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import select
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from hil.boards import board_names
+from hil.metrics import table
+from ml.errors import KwsError, run_main
+
+log = logging.getLogger("hil.run_virtual")
+START_TIMEOUT_S = 120.0
+
+
+class VirtualBoard:
+    """A `python -m hil.virtual` child process; `port` once it printed `PORT <path>`."""
+
+    def __init__(self, board: str, settings: Path, extra: list[str] | None = None) -> None:
+        self.board = board
+        cmd = [sys.executable, "-m", "hil.virtual", "--board", board, "--settings", str(settings)]
+        self.proc = subprocess.Popen(
+            [*cmd, *(extra or [])], stdout=subprocess.PIPE, start_new_session=True
+        )
+        self.port = self._read_port()
+
+    def _read_port(self) -> str:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        end, buf = time.monotonic() + START_TIMEOUT_S, b""
+        while time.monotonic() < end and b"\n" not in buf:
+            if select.select([fd], [], [], 0.2)[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:  # the board exited before printing its port
+                    break
+                buf += chunk
+        first = buf.split(b"\n", 1)[0].decode(errors="replace")
+        if first.startswith("PORT "):
+            return first.split(" ", 1)[1].strip()
+        self.stop()
+        raise KwsError(f"virtual {self.board}: did not come up (exit {self.proc.returncode})")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> VirtualBoard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def pytest_cmd(
+    board: str, port: str, *, settings: Path, vectors: Path, results: Path, params: Path
+) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", "hil", "-q", "-p", "no:cacheprovider",
+        "-o", "junit_family=xunit1", "--embedded-services", "serial",
+        "--port", port, "--board", board, "--settings", str(settings),
+        "--vectors", str(vectors), "--results", str(results), "--params", str(params),
+        "-W", "ignore::pytest.PytestExperimentalApiWarning",
+        "--junitxml", str(results / board / "junit.xml"),
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hil.run_virtual", description=__doc__)
+    ap.add_argument("--boards", nargs="+", default=board_names())
+    ap.add_argument("--generated", type=Path, default=Path("firmware/generated"))
+    ap.add_argument("--vectors", type=Path, default=Path("hil/vectors"))
+    ap.add_argument("--results", type=Path, default=Path("hil/results"))
+    ap.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="params with the hil gates (the tiny pipeline has its own)",
+    )
+    args = ap.parse_args(argv)
+    settings = args.generated / "model_settings.json"
+    for need in (settings, args.vectors / "manifest.json"):
+        if not need.is_file():
+            raise KwsError(f"{need}: missing (run `make tiny` or the pipeline's export)")
+    with ExitStack() as stack:
+        boards = [stack.enter_context(VirtualBoard(b, settings)) for b in args.boards]
+        for vb in boards:
+            log.info("virtual %s on %s", vb.board, vb.port)
+        runs = {
+            vb.board: subprocess.Popen(
+                pytest_cmd(
+                    vb.board,
+                    vb.port,
+                    settings=settings,
+                    vectors=args.vectors,
+                    results=args.results,
+                    params=args.params,
+                )
+            )
+            for vb in boards
+        }
+        codes = {b: p.wait() for b, p in runs.items()}
+    failed = [b for b, c in codes.items() if c != 0]
+    done = [b for b in args.boards if (args.results / b / "metrics.json").is_file()]
+    if done:
+        print(f"\nHIL on virtual boards ({args.generated}, {args.vectors}):")
+        print(table(args.results, done))
+    if failed:
+        raise KwsError(f"HIL suites failed on virtual {', '.join(failed)} (see {args.results})")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,109 @@
+"""Acceptance: the board computes what the TFLM reference computes, on every golden vector,
+accurately enough, with the same front-end, fast enough, for long enough, and counts it."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from hil.conftest import Hil
+
+
+def _golden(client, hil: Hil) -> np.ndarray:
+    """Board outputs for every golden vector (run once per session, shared by tests)."""
+    if "golden" not in hil.cache:
+        x = hil.features["x"]
+        out = np.empty_like(hil.features["expected"])
+        before = (client.wire.sent, client.wire.received, client.wire.payload)
+        t = time.monotonic()
+        for i in tqdm(range(len(x)), desc=f"{hil.board} golden", unit="vec", leave=False):
+            out[i] = client.infer(x[i])["scores"]
+        hil.metric("acceptance_golden_s", time.monotonic() - t, "s")
+        sent, recv, payload = (
+            a - b
+            for a, b in zip(
+                (client.wire.sent, client.wire.received, client.wire.payload), before, strict=True
+            )
+        )
+        hil.metric("wire_efficiency", payload / (sent + recv), "ratio")
+        hil.metric("vectors", len(x), "count")
+        hil.cache["golden"] = out
+    return hil.cache["golden"]
+
+
+def _gate(hil: Hil, is_virtual: bool) -> float:
+    return 1.0 if is_virtual else hil.params["hil"]["agreement_threshold_real"]
+
+
+def test_golden_agreement(client, hil, is_virtual):
+    out = _golden(client, hil)
+    agreement = float(np.all(out == hil.features["expected"], axis=1).mean())
+    hil.metric("agreement", agreement, "ratio")
+    assert agreement >= _gate(hil, is_virtual), f"agreement {agreement:.4f}"
+
+
+def test_golden_accuracy(client, hil):
+    out = _golden(client, hil)
+    accuracy = float((np.argmax(out, axis=1) == hil.features["y"]).mean())
+    hil.metric("accuracy", accuracy, "ratio")
+    assert accuracy >= hil.params["hil"]["accuracy_threshold"], f"accuracy {accuracy:.4f}"
+
+
+def test_frontend_parity(client, hil, is_virtual):
+    clips, want = hil.audio["audio"], hil.audio["features"]
+    same = [
+        np.array_equal(client.features(clips[k], hil.frames, hil.channels), want[k])
+        for k in range(len(clips))
+    ]
+    parity = float(np.mean(same)) if same else 1.0
+    hil.metric("frontend_parity", parity, "ratio")
+    assert parity >= _gate(hil, is_virtual), f"front-end parity {parity:.4f}"
+    for k in range(len(clips)):  # raw audio in = its expected features in
+        want_scores = client.infer(want[k])["scores"]
+        np.testing.assert_array_equal(client.audio(clips[k])["scores"], want_scores)
+
+
+def test_latency_bench(client, hil):
+    p = hil.params["hil"]
+    client.infer(hil.features["x"][0])  # bench runs on the last features received
+    b = client.bench(p["bench_inferences"], p["bench_warmup"])
+    p50, p95 = int(b["p50_us"]) / 1000, int(b["p95_us"]) / 1000
+    hil.metric("latency_p50_ms", p50, "ms")
+    hil.metric("latency_p95_ms", p95, "ms")
+    assert p50 <= p95 <= hil.facts["latency_bound_ms"]
+
+
+def test_soak(client, hil):
+    n, x = hil.params["hil"]["soak_inferences"], hil.features["x"]
+    boot_uptime = int(client.stats()["uptime_ms"])
+    before = int(client.stats()["inferences"])
+    for i in tqdm(range(n), desc=f"{hil.board} soak", unit="inf", leave=False):
+        client.infer(x[i % len(x)])  # a reboot would raise BoardReset
+    s = client.stats()
+    assert int(s["inferences"]) == before + n
+    assert int(s["uptime_ms"]) > boot_uptime
+    hil.metric("soak_inferences", n, "count")
+
+
+def test_telemetry_counters(client, hil):
+    client.reset()
+    x, k = hil.features["x"], min(20, len(hil.features["x"]))
+    tops = [client.infer(x[i]) for i in range(k)]
+    good = x[0].tobytes()
+    assert client.command(f"infer {len(good)} 00000000", good).errors[0].startswith("e-crc")
+    assert client.command("infer 1 00000000").errors[0].startswith("e-length")
+    s = client.stats()
+    assert (int(s["inferences"]), int(s["errors"]), int(s["crc_errors"])) == (k, 2, 1)
+    assert int(s["timeouts"]) == 0
+    assert sum(s["hist"]) == k
+    hist = [0] * 16
+    for t in tops:
+        hist[(t["score"] + 128) // 16] += 1
+    assert s["hist"] == hist
+    want = {lb: 0 for lb in s["detections"]}
+    for t in tops:
+        if t["label"] in want and t["score"] >= hil.threshold_int8:
+            want[t["label"]] += 1
+    assert s["detections"] == want

@@ -1,0 +1,34 @@
+# HIL: the same pytest-embedded suites against virtual boards (here) and real ones (runners
+# with a board attached). Suites and tools live in hil/; results in hil/results/<board>/.
+
+HIL_RESULTS ?= hil/results
+# Virtual boards need the model artefacts; build the tiny ones only when they are the source.
+HIL_ARTEFACTS := $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR) $(VECTORS_DIR)),tiny)
+# The gates of the params that made the model: the tiny pipeline writes its own.
+HIL_PARAMS ?= $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR)),$(TINY_DIR)/params.yaml,params.yaml)
+
+##@ HIL
+.PHONY: hil-virtual
+hil-virtual: setup $(HIL_ARTEFACTS) ## Smoke + acceptance on virtual esp32 and nano33ble boards in parallel; prints a table per board
+	@$(PY) -m hil.run_virtual --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
+	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
+
+.PHONY: hil
+hil: setup ## Flash a real board and run smoke + acceptance on it: make hil BOARD=esp32 PORT=/dev/ttyUSB0 [IMAGE=...]
+	@if [ -z "$(BOARD)" ] || [ -z "$(PORT)" ]; then \
+	  echo "error: usage: make hil BOARD=<esp32|nano33ble> PORT=<serial port> [IMAGE=<firmware>]" >&2; exit 2; fi
+	@$(PY) -m hil.flash --board $(BOARD) --port $(PORT) $(if $(IMAGE),--image $(IMAGE))
+	@rc=0; $(BIN)/pytest hil -q -p no:cacheprovider -o junit_family=xunit1 \
+	  --embedded-services serial --port $(PORT) --board $(BOARD) \
+	  --settings $(GENERATED_DIR)/model_settings.json --vectors $(VECTORS_DIR) \
+	  --params $(HIL_PARAMS) --results $(HIL_RESULTS) \
+	  --junitxml $(HIL_RESULTS)/$(BOARD)/junit.xml || rc=$$?; \
+	  $(PY) -m hil.metrics $(HIL_RESULTS) $(BOARD) || true; exit $$rc
+
+.PHONY: hil-bench
+hil-bench: setup $(HIL_ARTEFACTS) ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
+	@$(PY) -m hil.run_virtual --boards esp32 --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
+	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/bench
+
+TEST_TARGETS += hil-virtual
+BENCH_TARGETS += hil-bench

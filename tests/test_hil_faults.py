@@ -1,0 +1,141 @@
+"""Each injected fault of the virtual board ends in its own named failure, never a hang,
+and the port lock is free afterwards."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import serial
+
+from hil.client import (
+    BoardDisconnected,
+    BoardHang,
+    BoardReset,
+    Client,
+    GarbledLine,
+    PayloadLost,
+    SlowLink,
+)
+from hil.lock import PortLock
+from hil.run_virtual import VirtualBoard
+
+pytestmark = pytest.mark.slow
+TIMEOUT_S = 1.0
+FAST = ["--lazy-frontend"]  # these tests send no audio
+
+
+@pytest.fixture(scope="module")
+def model(tiny_pipeline):
+    settings = tiny_pipeline / "firmware/generated/model_settings.json"
+    vectors = tiny_pipeline / "hil/vectors"
+    with np.load(vectors / "features.npz") as z:
+        return settings, z["x"][0]
+
+
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KWS_HIL_LOCK_DIR", str(tmp_path / "locks"))
+
+
+FAULTS = [
+    ("hang", BoardHang, r"^esp32: no answer to 'infer' within 1\.0 s: board hung$"),
+    ("slow", SlowLink, r"^esp32: answer to 'infer' incomplete after 1\.0 s \(\d+ bytes\): link"),
+    ("disconnect", BoardDisconnected, r"^esp32: port /dev/pts/\d+ lost during 'infer' and did "),
+    ("reset", BoardReset, r"^esp32: board reset during 'infer' \(m-boot board=esp32 fw=\S+ "),
+    ("garbage", GarbledLine, r"^esp32: garbled line in the answer to 'infer': b'\\x"),
+    ("drop", PayloadLost, r"^'infer': board received 1940 of 1960 payload bytes \(bytes dropp"),
+]
+
+
+@pytest.mark.parametrize(("fault", "error", "message"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_is_named_and_lock_released(model, fault, error, message):
+    settings, x = model
+    with VirtualBoard("esp32", settings, [*FAST, "--fault", fault, "--fault-after", "1"]) as vb:
+        lock = PortLock(vb.port, f"test_{fault}", timeout_s=1)
+        t = time.monotonic()
+        with pytest.raises(error, match=message), lock:
+            client = Client(vb.port, timeout_s=TIMEOUT_S, name="esp32")
+            assert client.sync()["board"] == "esp32"  # command 1 is served normally
+            client.infer(x)  # command 2 meets the fault
+        assert time.monotonic() - t < 10 * TIMEOUT_S  # named failure, not a hang
+        assert not lock.locked
+        with PortLock(vb.port, "next job", timeout_s=0) as nxt:  # free at once
+            assert nxt.locked
+
+
+def test_reset_fault_fires_once_then_board_serves_again(model):
+    settings, _ = model
+    with VirtualBoard("esp32", settings, [*FAST, "--fault", "reset", "--fault-after", "0"]) as vb:
+        client = Client(vb.port, timeout_s=TIMEOUT_S, name="esp32")
+        with pytest.raises(BoardReset):
+            client.identity()
+        assert client.identity()["board"] == "esp32"
+        assert int(client.stats()["inferences"]) == 0  # counters restarted at the reboot
+
+
+class _DeadPort:
+    """A pyserial stand-in whose device vanished (as a USB board being re-enumerated)."""
+
+    in_waiting = 0
+    timeout = 0.0
+
+    def write(self, data):
+        raise serial.SerialException("write failed: [Errno 5] Input/output error")
+
+    def read(self, n):
+        raise serial.SerialException("device reports readiness to read but returned no data")
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_one_reconnect_on_a_lost_port(model):
+    settings, _ = model
+    with VirtualBoard("esp32", settings, FAST) as vb:
+        client = Client(vb.port, timeout_s=TIMEOUT_S, stream=_DeadPort(), name="esp32")
+        assert client.identity()["board"] == "esp32"  # reopened vb.port, sent again
+        assert client.reconnects == 1
+        client.stream = _DeadPort()
+        with pytest.raises(BoardDisconnected, match=r"lost again during 'id'$"):
+            client.identity()
+
+
+def test_suite_on_a_hanging_board_fails_fast_and_frees_the_port(model, tmp_path, monkeypatch):
+    """The pytest-embedded path: a hung board fails the smoke tests by name, never hangs."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    settings, _ = model
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["hil"]["command_timeout_s"] = 1.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    vectors = settings.parents[2] / "hil/vectors"
+    with VirtualBoard("esp32", settings, [*FAST, "--fault", "hang", "--fault-after", "2"]) as vb:
+        t = time.monotonic()
+        p = subprocess.run(
+            [sys.executable, "-m", "pytest", "hil/test_smoke.py", "-q", "-p", "no:cacheprovider",
+             "-k", "identity or golden_vector or latency", "--embedded-services", "serial",
+             "--port", vb.port, "--board", "esp32", "--settings", str(settings),
+             "--vectors", str(vectors), "--params", str(tmp_path / "params.yaml"),
+             "--results", str(tmp_path / "results"), "-W", "ignore::pytest.PytestWarning",
+             "--tb=short"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert time.monotonic() - t < 120
+        assert p.returncode == 1, p.stdout[-2000:]
+        hung = re.findall(
+            r"BoardHang: esp32: no answer to '(\w+)' within 1\.0 s: board hung", p.stdout
+        )
+        assert len(hung) == 2, p.stdout[-3000:]  # the two tests after the fault, by name
+        assert (tmp_path / "results/esp32/junit.xml").is_file()
+        with PortLock(vb.port, "next job", timeout_s=0) as nxt:
+            assert nxt.locked
