@@ -73,6 +73,19 @@ SCHEMA: dict[str, Any] = {
         "repeats": Num(INT, 1, 20),
         "unknown_words_per_speaker": Num(INT, 0, 200),
         "background_seconds": Num(INT, 2, 3600),
+        "unknown_words": StrList(1),
+        "accents": StrList(1),
+        "variants": StrList(1),
+        "rate_wpm": IntPair(80, 450),
+        "pitch": IntPair(0, 99),
+        "rate_jitter": Num(FLOAT, 0.0, 0.5),
+        "pitch_jitter": Num(INT, 0, 50),
+        "peak_dbfs_min": Num(FLOAT, -60.0, 0.0),
+        "peak_dbfs_max": Num(FLOAT, -60.0, 0.0),
+        "snr_db_min": Num(FLOAT, 0.0, 100.0),
+        "snr_db_max": Num(FLOAT, 0.0, 100.0),
+        "max_word_ms": Num(INT, 100, 10000),
+        "background_rms_dbfs": Num(FLOAT, -80.0, 0.0),
     },
     "validate": {
         "min_clips_per_class": Num(INT, 1, 10**7),
@@ -149,6 +162,11 @@ SCHEMA: dict[str, Any] = {
         "stream_hop_ms": Num(INT, 10, 1000),
         "seed": Num(INT, 0, 2**31 - 1),
         "boards_file": STR,
+        "stream_noise_volume": Num(FLOAT, 0.0, 1.0),
+        "stream_gap_ms_min": Num(INT, 0, 10000),
+        "stream_gap_ms_max": Num(INT, 0, 10000),
+        "arena_margin_percent": Num(INT, 0, 100),
+        "arena_margin_bytes": Num(INT, 0, 1048576),
     },
     "export": {
         "golden_vectors": Num(INT, 1, 100000),
@@ -159,6 +177,9 @@ SCHEMA: dict[str, Any] = {
         "accuracy_threshold": Num(FLOAT, 0.0, 1.0),
         "soak_inferences": Num(INT, 1, 1000000),
         "command_timeout_s": Num(FLOAT, 0.1, 600.0),
+        "bench_inferences": Num(INT, 1, 1000),
+        "bench_warmup": Num(INT, 0, 100),
+        "lock_timeout_s": Num(FLOAT, 0.0, 86400.0),
     },
 }
 
@@ -238,6 +259,8 @@ def _check_relations(p: dict[str, Any], src: str) -> None:
         raise ParamsError(f"{src}: frontend.upper_band_limit is above the Nyquist frequency")
     if fe["window_stride_ms"] > fe["window_size_ms"]:
         raise ParamsError(f"{src}: frontend.window_stride_ms must not exceed window_size_ms")
+    if p["evaluate"]["stream_gap_ms_min"] > p["evaluate"]["stream_gap_ms_max"]:
+        raise ParamsError(f"{src}: evaluate.stream_gap_ms_min must not exceed stream_gap_ms_max")
     if ft["snr_db_min"] > ft["snr_db_max"]:
         raise ParamsError(f"{src}: features.snr_db_min must not exceed snr_db_max")
 
