@@ -1,0 +1,427 @@
+"""DVC stage `evaluate`: accuracy, runtime parity, false accepts, size and board budgets.
+
+    python -m ml.evaluate --float build/model/float.keras --int8 build/model/model_int8.tflite \
+        --features build/features --data data/speech_commands --boards hil/boards.yaml \
+        --metrics metrics/evaluate.json --plots metrics/plots [--params params.yaml]
+
+Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.fits`):
+- accuracy_float (Keras) and accuracy_int8 (TFLM runtime) on the test split, per_class
+  precision and recall of the int8 model, and the confusion matrix (plots/confusion.json
+  for DVC's confusion template, plots/confusion.png);
+- tflm_tflite_mismatches: elements where the TFLM runtime and the TFLite interpreter's
+  reference kernels disagree over the whole test split (gate: 0);
+- false_accepts_per_hour: detections of the recognizer (ml/recognizer.py, the firmware's
+  logic) over evaluate.stream_minutes of non-keyword speech strung together with gaps over
+  the background noise, featurized as the device does (one front-end state over the whole
+  stream) with an inference every evaluate.stream_hop_ms;
+- model_bytes, arena_bytes (measured by TFLM), tensor_arena_size (with margin), macs;
+- per board in hil/boards.yaml: <board>.est_latency_ms, <board>.fits, <board>.ram_bytes.
+
+Gates (exit 1 with one line, nothing written): a board budget or an op the firmware does not
+register (ml/budget.py), or a TFLM/TFLite mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ml import budget, tflm
+from ml.audio import read_wav
+from ml.dataset import UNKNOWN, background_files, check_root, list_clips
+from ml.errors import KwsError, run_main
+from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params
+from ml.recognizer import RecognizeCommands
+
+log = logging.getLogger(__name__)
+
+
+class EvaluateError(KwsError):
+    """A gate failed or an input of the evaluate stage is unusable."""
+
+
+# ---------------------------------------------------------------- model facts and budgets
+
+
+def model_facts(model_bytes: bytes, params: dict[str, Any]) -> tuple[budget.ModelFacts, int]:
+    """Size, arena (measured and with margin), MACs and ops of the int8 model."""
+    ev, ds = params["evaluate"], params["dataset"]
+    arena = tflm.measure_arena(model_bytes)
+    io = tflm.model_io(model_bytes)
+    clip_samples = ds["sample_rate"] * ds["clip_duration_ms"] // 1000
+    facts = budget.ModelFacts(
+        model_bytes=len(model_bytes),
+        tensor_arena_size=budget.tensor_arena_size(
+            arena, ev["arena_margin_percent"], ev["arena_margin_bytes"]
+        ),
+        # the feature window (int8) and one clip of int16 audio live beside the arena
+        ram_extra_bytes=int(np.prod(io["input"]["shape"])) + 2 * clip_samples,
+        macs=tflm.count_macs(model_bytes),
+        ops=tflm.model_ops(model_bytes),
+    )
+    return facts, arena
+
+
+# ---------------------------------------------------------------- classification
+
+
+def classification(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall and the confusion matrix (rows = actual)."""
+    n = len(labels)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    per_class = {}
+    for i, label in enumerate(labels):
+        tp, predicted, actual = cm[i, i], cm[:, i].sum(), cm[i, :].sum()
+        per_class[label] = {
+            "precision": round(float(tp / predicted), 4) if predicted else 0.0,
+            "recall": round(float(tp / actual), 4) if actual else 0.0,
+            "support": int(actual),
+        }
+    accuracy = float(np.mean(y == pred)) if len(y) else 0.0
+    return {"accuracy": accuracy, "per_class": per_class, "confusion": cm}
+
+
+def float_predictions(float_path: Path, x: np.ndarray) -> np.ndarray:
+    from ml.frontend import dequantize_features
+    from ml.quantize import load_float_model
+
+    model = load_float_model(Path(float_path))
+    probs = model.predict(dequantize_features(x), batch_size=256, verbose=0)
+    return np.argmax(probs, axis=-1)
+
+
+# ---------------------------------------------------------------- streaming false accepts
+
+
+def _unknown_clips(root: Path, params: dict[str, Any]) -> list[Path]:
+    """Non-keyword clips of held-out speakers (test + validation; all splits if none)."""
+    by_split = list_clips(root, params)
+    unknown = params["dataset"]["labels"].index(UNKNOWN)
+    held_out = [
+        c.path for s in ("testing", "validation") for c in by_split[s] if c.label == unknown
+    ]
+    if held_out:
+        return held_out
+    return [c.path for clips in by_split.values() for c in clips if c.label == unknown]
+
+
+def make_stream(root: Path, params: dict[str, Any]) -> np.ndarray:
+    """evaluate.stream_minutes of non-keyword words with gaps, over background noise (int16)."""
+    ev, ds = params["evaluate"], params["dataset"]
+    sr = ds["sample_rate"]
+    total = int(ev["stream_minutes"] * 60 * sr)
+    rng = np.random.default_rng(ev["seed"])
+    clips = _unknown_clips(root, params)
+    if not clips:
+        raise EvaluateError(f"{root}: no non-keyword (_unknown_) clips for the streaming test")
+    cache: dict[int, np.ndarray] = {}
+    speech = np.zeros(total, dtype=np.float32)
+    pos = 0
+    while True:
+        pos += int(rng.integers(ev["stream_gap_ms_min"], ev["stream_gap_ms_max"] + 1)) * sr // 1000
+        i = int(rng.integers(len(clips)))
+        if i not in cache:
+            audio, rate = read_wav(clips[i])
+            if rate != sr:
+                raise EvaluateError(f"{clips[i]}: sample rate {rate} Hz, expected {sr}")
+            cache[i] = audio.astype(np.float32) / 32768.0
+        clip = cache[i]
+        if pos + len(clip) > total:
+            break
+        speech[pos : pos + len(clip)] += clip
+        pos += len(clip)
+    noise_files = background_files(root)
+    if noise_files and ev["stream_noise_volume"] > 0:
+        noise = np.concatenate([read_wav(p)[0].astype(np.float32) / 32768.0 for p in noise_files])
+        if len(noise):
+            start = int(rng.integers(len(noise)))
+            idx = (start + np.arange(total)) % len(noise)
+            speech += noise[idx] * float(ev["stream_noise_volume"])
+    return np.clip(np.round(speech * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def stream_windows(features: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(time_ms, frame index of the window's last slice) of every stream_hop_ms inference."""
+    fe = params["frontend"]
+    frames = frames_per_clip(params)
+    hop, stride, window = (
+        params["evaluate"]["stream_hop_ms"],
+        fe["window_stride_ms"],
+        fe["window_size_ms"],
+    )
+    times, ends = [], []
+    t = hop
+    while True:
+        last = (t - window) // stride  # newest complete slice at time t
+        if last >= len(features):
+            break
+        if last >= frames - 1:
+            times.append(t)
+            ends.append(last)
+        t += hop
+    return np.array(times, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+def false_accepts(model_bytes: bytes, root: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Recognizer detections over the generated non-keyword stream."""
+    from ml.frontend import stream_features
+
+    ds = params["dataset"]
+    audio = make_stream(root, params)
+    feats = stream_features(audio, params["frontend"], ds["sample_rate"])
+    times, ends = stream_windows(feats, params)
+    frames = frames_per_clip(params)
+    # Optimized kernels for speed here; bit-exactness is checked on the test split.
+    run = tflm.TfliteRunner(model_bytes, reference=False)
+    rec = RecognizeCommands(ds["labels"], params["recognizer"])
+    detections: dict[str, int] = {}
+    for t, end in tqdm(
+        zip(times, ends, strict=True), total=len(times), desc="stream", unit="inf", leave=False
+    ):
+        scores = run(feats[None, end - frames + 1 : end + 1])[0]
+        d = rec.process(scores, int(t))
+        if d.is_new_command:
+            detections[d.label] = detections.get(d.label, 0) + 1
+    hours = len(audio) / ds["sample_rate"] / 3600.0
+    count = sum(detections.values())
+    log.info(
+        "stream: %.1f min, %d inferences, %d false accepts %s",
+        hours * 60,
+        len(times),
+        count,
+        detections,
+    )
+    return {
+        "false_accepts": count,
+        "false_accepts_per_hour": round(count / hours, 3),
+        "stream_minutes": round(hours * 60, 3),
+        "stream_inferences": len(times),
+    }
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def confusion_records(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> list[dict[str, str]]:
+    return [{"actual": labels[a], "predicted": labels[p]} for a, p in zip(y, pred, strict=True)]
+
+
+def plot_confusion(cm: np.ndarray, labels: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title)
+    top = cm.max() if cm.size else 0
+    for (i, j), v in np.ndenumerate(cm):
+        if v:
+            ax.text(
+                j,
+                i,
+                str(v),
+                ha="center",
+                va="center",
+                color="white" if v > top / 2 else "black",
+                fontsize=7,
+            )
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(
+    metrics: dict[str, Any],
+    records: list[dict[str, str]],
+    cm: np.ndarray,
+    labels: list[str],
+    *,
+    metrics_path: Path,
+    plots_dir: Path,
+) -> None:
+    """Plots first (staged in a temp dir, then moved), metrics last: all or nothing."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".evaluate.", dir=plots_dir))
+    try:
+        write_json(stage / "confusion.json", records)
+        plot_confusion(cm, labels, stage / "confusion.png", "int8 (TFLM) confusion, test split")
+        for name in ("confusion.json", "confusion.png"):
+            os.replace(stage / name, plots_dir / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    write_json(metrics_path, metrics)
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def evaluate(
+    params: dict[str, Any],
+    *,
+    float_path: Path,
+    int8_path: Path,
+    features_dir: Path,
+    data_root: Path,
+    boards_path: Path,
+    ops_path: Path = budget.DEFAULT_OPS,
+    stream: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, str]], np.ndarray]:
+    """All figures; raises EvaluateError/BudgetError when a gate fails."""
+    from ml.features import load_split
+
+    labels = list(params["dataset"]["labels"])
+    data_root = check_root(Path(data_root))
+    model_bytes = tflm.read_model(int8_path)
+    boards = budget.load_boards(boards_path)
+    ops = budget.supported_ops(ops_path)
+    facts, arena = model_facts(model_bytes, params)
+    per_board, failures = budget.evaluate_boards(boards, facts, ops)
+    if failures:
+        raise budget.BudgetError(failures[0])
+
+    x, y, _ = load_split(Path(features_dir), "test")
+    if len(x) == 0:
+        raise EvaluateError(f"{features_dir}/test.npz: no test examples")
+    y = y.astype(np.int64)
+    out_tflm = tflm.run_tflm(model_bytes, x, arena_size=facts.tensor_arena_size)
+    out_tflite = tflm.run_tflite(model_bytes, x)
+    mismatches = int(np.count_nonzero(out_tflm != out_tflite))
+    if mismatches:
+        raise EvaluateError(
+            f"{int8_path}: TFLM and TFLite outputs differ in {mismatches} of {out_tflm.size} "
+            f"elements on the test split (gate: 0)"
+        )
+    pred_int8 = np.argmax(out_tflm.reshape(len(x), -1), axis=-1)
+    int8 = classification(y, pred_int8, labels)
+    pred_float = float_predictions(Path(float_path), x)
+    metrics: dict[str, Any] = {
+        "accuracy_float": round(float(np.mean(pred_float == y)), 4),
+        "accuracy_int8": round(int8["accuracy"], 4),
+        "tflm_tflite_mismatches": mismatches,
+        "test_examples": len(x),
+        "model_bytes": facts.model_bytes,
+        "arena_bytes": arena,
+        "tensor_arena_size": facts.tensor_arena_size,
+        "macs": facts.macs,
+    }
+    if stream:
+        metrics.update(false_accepts(model_bytes, data_root, params))
+    metrics["per_class"] = int8["per_class"]
+    metrics.update(per_board)
+    return metrics, confusion_records(y, pred_int8, labels), int8["confusion"]
+
+
+def metrics_table(path: Path) -> str:
+    """A readable table of an evaluate.json (for `make metrics`)."""
+    try:
+        m = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise EvaluateError(f"{path}: no metrics yet (run `make repro`)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EvaluateError(f"{path}: unreadable metrics ({exc})") from None
+    rows = [(k, v) for k, v in m.items() if not isinstance(v, dict)]
+    boards = {k: v for k, v in m.items() if isinstance(v, dict) and "fits" in v}
+    width = max(len(k) for k, _ in rows) if rows else 10
+    lines = [f"{'figure':<{width}}  value", f"{'-' * width}  -----"]
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    if boards:
+        lines += ["", f"{'board':<12} {'est_latency_ms':>15} {'ram_bytes':>10}  fits"]
+        for name, b in boards.items():
+            lines.append(
+                f"{name:<12} {b.get('est_latency_ms', ''):>15} {b.get('ram_bytes', ''):>10}  "
+                f"{b.get('fits')}"
+            )
+    per_class = m.get("per_class", {})
+    if per_class:
+        lines += ["", f"{'label':<12} {'precision':>9} {'recall':>7} {'support':>8}"]
+        for label, v in per_class.items():
+            lines.append(
+                f"{label:<12} {v.get('precision', ''):>9} {v.get('recall', ''):>7} "
+                f"{v.get('support', ''):>8}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n")[0])
+    ap.add_argument("--show", type=Path, help="only print the table of this evaluate.json")
+    ap.add_argument("--float", dest="float_model", type=Path, help="float .keras")
+    ap.add_argument("--int8", type=Path, help="int8 .tflite")
+    ap.add_argument("--features", type=Path, help="directory of the split npz")
+    ap.add_argument("--data", type=Path, help="dataset root (stream test)")
+    ap.add_argument("--boards", type=Path, help="hil/boards.yaml")
+    ap.add_argument("--ops", type=Path, default=budget.DEFAULT_OPS, help="supported_ops.def")
+    ap.add_argument("--metrics", type=Path, help="evaluate.json to write")
+    ap.add_argument("--plots", type=Path, help="directory for the plots")
+    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    args = ap.parse_args(argv)
+    if args.show:
+        print(metrics_table(args.show))
+        return 0
+    needed = ("float_model", "int8", "features", "data", "boards", "metrics", "plots")
+    missing = [n for n in needed if getattr(args, n) is None]
+    if missing:
+        flags = ", ".join("--" + ("float" if n == "float_model" else n) for n in missing)
+        raise EvaluateError(f"python -m ml.evaluate: missing {flags}")
+    params = load_params(args.params)
+    metrics, records, cm = evaluate(
+        params,
+        float_path=args.float_model,
+        int8_path=args.int8,
+        features_dir=args.features,
+        data_root=args.data,
+        boards_path=args.boards,
+        ops_path=args.ops,
+    )
+    write_outputs(
+        metrics,
+        records,
+        cm,
+        params["dataset"]["labels"],
+        metrics_path=args.metrics,
+        plots_dir=args.plots,
+    )
+    log.info(
+        "accuracy float %.4f int8 %.4f, %d bytes, arena %d, FA/h %s",
+        metrics["accuracy_float"],
+        metrics["accuracy_int8"],
+        metrics["model_bytes"],
+        metrics["arena_bytes"],
+        metrics.get("false_accepts_per_hour"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,425 @@
+"""DVC stage `export`: firmware/generated/ and hil/vectors/ from the int8 model.
+
+    python -m ml.export --int8 build/model/model_int8.tflite --features build/features \
+        --data data/speech_commands --metrics metrics/evaluate.json \
+        --firmware firmware/generated --vectors hil/vectors [--params params.yaml]
+
+Writes exactly what docs/contracts.md specifies: model_data.h/.cc (alignas(16) array and its
+length), model_settings.h (header-only constexpr facts), model_settings.json (the same for
+tools), a copy of model_int8.tflite, and the golden vectors (test-split features with the TFLM
+runtime's outputs; test clips with the features ml.frontend computes). Each directory is
+built in a temp directory and renamed into place, so readers never see half an export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml import tflm
+from ml.audio import read_wav
+from ml.dataset import check_root, list_clips
+from ml.errors import KwsError, run_main
+from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params, params_hash
+
+log = logging.getLogger(__name__)
+SCHEMA = 1
+BYTES_PER_LINE = 12
+
+
+class ExportError(KwsError):
+    """An input of the export stage is missing or inconsistent."""
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def git_sha(repo: Path = Path(".")) -> str:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    sha = res.stdout.strip()
+    return sha if res.returncode == 0 and len(sha) == 40 else "unknown"
+
+
+def data_hash(data_root: Path) -> str:
+    """data.dvc's md5 when the dataset is DVC-tracked, else a hash of its file list."""
+    import yaml
+
+    data_root = Path(data_root)
+    for candidate in (data_root.parent / f"{data_root.name}.dvc", Path("data.dvc")):
+        if not candidate.is_file():
+            continue
+        try:
+            out = yaml.safe_load(candidate.read_text())["outs"][0]
+            tracked = (candidate.parent / out["path"]).resolve()
+            md5 = out["md5"]
+        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+            continue
+        if tracked == data_root.resolve():  # data.dvc must track this very directory
+            return str(md5).removesuffix(".dir")
+    root = check_root(Path(data_root))
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(f"{p.relative_to(root).as_posix()}\0{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- settings
+
+
+def settings(
+    params: dict[str, Any],
+    model_bytes: bytes,
+    metrics: dict[str, Any],
+    provenance: dict[str, str],
+) -> dict[str, Any]:
+    """model_settings.json's content (docs/contracts.md)."""
+    ds = params["dataset"]
+    io = tflm.model_io(model_bytes)
+    for key in ("arena_bytes", "tensor_arena_size", "macs"):
+        if not isinstance(metrics.get(key), int):
+            raise ExportError(f"evaluate metrics: '{key}' missing or not an integer")
+    expected = [1, frames_per_clip(params), params["frontend"]["num_channels"]]
+    if io["input"]["shape"] != expected:
+        raise ExportError(f"model: input shape {io['input']['shape']} is not {expected}")
+    if io["output"]["shape"] != [1, len(ds["labels"])]:
+        raise ExportError(
+            f"model: output shape {io['output']['shape']} does not match "
+            f"{len(ds['labels'])} dataset.labels"
+        )
+    return {
+        "schema": SCHEMA,
+        "labels": list(ds["labels"]),
+        "input": io["input"],
+        "output": io["output"],
+        "frontend": {
+            **params["frontend"],
+            "sample_rate": ds["sample_rate"],
+            "clip_duration_ms": ds["clip_duration_ms"],
+        },
+        "recognizer": dict(params["recognizer"]),
+        "model": {
+            "file": "model_int8.tflite",
+            "sha256": sha256(model_bytes),
+            "bytes": len(model_bytes),
+            "arena_bytes": metrics["arena_bytes"],
+            "tensor_arena_size": metrics["tensor_arena_size"],
+            "ops": tflm.model_ops(model_bytes),
+            "macs": metrics["macs"],
+        },
+        "provenance": provenance,
+    }
+
+
+def _c_str(s: str) -> str:
+    return json.dumps(s)  # a valid C string literal for ASCII text
+
+
+def _c_float(v: float) -> str:
+    return f"{float(v)!r}f"
+
+
+def _c_bool(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def settings_header(s: dict[str, Any]) -> str:
+    fe, rc, m, pv = s["frontend"], s["recognizer"], s["model"], s["provenance"]
+    frames, channels = s["input"]["shape"][1], s["input"]["shape"][2]
+    clip_samples = fe["sample_rate"] * fe["clip_duration_ms"] // 1000
+    labels = ", ".join(_c_str(x) for x in s["labels"])
+    ops = ", ".join(_c_str(x) for x in m["ops"])
+    lines = [
+        "// Generated by ml/export.py from params.yaml and the int8 model. Do not edit.",
+        "#ifndef KWS_GENERATED_MODEL_SETTINGS_H_",
+        "#define KWS_GENERATED_MODEL_SETTINGS_H_",
+        "",
+        "#include <cstdint>",
+        "",
+        "namespace kws {",
+        "namespace settings {",
+        "",
+        "// Labels in model output order.",
+        f"constexpr int kNumLabels = {len(s['labels'])};",
+        f"inline constexpr const char* const kLabels[kNumLabels] = {{{labels}}};",
+        "",
+        "// Model input: kFeatureSliceCount slices of kFeatureSliceSize int8 features.",
+        f"constexpr int kFeatureSliceCount = {frames};",
+        f"constexpr int kFeatureSliceSize = {channels};",
+        "constexpr int kFeatureElementCount = kFeatureSliceCount * kFeatureSliceSize;",
+        f"constexpr float kInputScale = {_c_float(s['input']['scale'])};",
+        f"constexpr int kInputZeroPoint = {s['input']['zero_point']};",
+        f"constexpr float kOutputScale = {_c_float(s['output']['scale'])};",
+        f"constexpr int kOutputZeroPoint = {s['output']['zero_point']};",
+        "",
+        "// Audio front-end (TFLM microfrontend).",
+        f"constexpr int kSampleRate = {fe['sample_rate']};",
+        f"constexpr int kClipSamples = {clip_samples};",
+        f"constexpr int kWindowSizeMs = {fe['window_size_ms']};",
+        f"constexpr int kWindowStrideMs = {fe['window_stride_ms']};",
+        f"constexpr int kNumChannels = {fe['num_channels']};",
+        f"constexpr float kLowerBandLimit = {_c_float(fe['lower_band_limit'])};",
+        f"constexpr float kUpperBandLimit = {_c_float(fe['upper_band_limit'])};",
+        f"constexpr int kSmoothingBits = {fe['smoothing_bits']};",
+        f"constexpr float kEvenSmoothing = {_c_float(fe['even_smoothing'])};",
+        f"constexpr float kOddSmoothing = {_c_float(fe['odd_smoothing'])};",
+        f"constexpr float kMinSignalRemaining = {_c_float(fe['min_signal_remaining'])};",
+        f"constexpr bool kEnablePcan = {_c_bool(fe['enable_pcan'])};",
+        f"constexpr float kPcanStrength = {_c_float(fe['pcan_strength'])};",
+        f"constexpr float kPcanOffset = {_c_float(fe['pcan_offset'])};",
+        f"constexpr int kGainBits = {fe['gain_bits']};",
+        f"constexpr bool kEnableLog = {_c_bool(fe['enable_log'])};",
+        f"constexpr int kScaleShift = {fe['scale_shift']};",
+        "",
+        "// Recognizer (ml/recognizer.py = firmware/core/recognizer).",
+        f"constexpr int32_t kAverageWindowMs = {rc['average_window_ms']};",
+        f"constexpr int kDetectionThreshold = {rc['detection_threshold']};",
+        f"constexpr int32_t kSuppressionMs = {rc['suppression_ms']};",
+        f"constexpr int kMinimumCount = {rc['minimum_count']};",
+        "",
+        "// Model facts and provenance.",
+        f"constexpr int kTensorArenaSize = {m['tensor_arena_size']};  // measured "
+        f"{m['arena_bytes']} + margin",
+        f"constexpr unsigned int kModelBytes = {m['bytes']};",
+        f"constexpr long kModelMacs = {m['macs']};",
+        f"inline constexpr const char kModelSha256[] = {_c_str(m['sha256'])};",
+        f"inline constexpr const char kGitSha[] = {_c_str(pv['git_sha'])};",
+        f"inline constexpr const char kDataHash[] = {_c_str(pv['data_hash'])};",
+        f"inline constexpr const char kParamsHash[] = {_c_str(pv['params_hash'])};",
+        f"constexpr int kOpCount = {len(m['ops'])};",
+        f"inline constexpr const char* const kOps[kOpCount] = {{{ops}}};",
+        "",
+        "}  // namespace settings",
+        "}  // namespace kws",
+        "",
+        "#endif  // KWS_GENERATED_MODEL_SETTINGS_H_",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+MODEL_DATA_H = """\
+// Generated by ml/export.py: the int8 keyword model. Do not edit.
+#ifndef KWS_GENERATED_MODEL_DATA_H_
+#define KWS_GENERATED_MODEL_DATA_H_
+
+extern const unsigned char g_kws_model_data[];  // alignas(16) in model_data.cc
+extern const unsigned int g_kws_model_data_len;
+
+#endif  // KWS_GENERATED_MODEL_DATA_H_
+"""
+
+
+def model_data_cc(model_bytes: bytes, model_sha: str) -> str:
+    rows = []
+    for i in range(0, len(model_bytes), BYTES_PER_LINE):
+        chunk = model_bytes[i : i + BYTES_PER_LINE]
+        rows.append("    " + ", ".join(f"0x{b:02x}" for b in chunk) + ",")
+    return "\n".join(
+        [
+            "// Generated by ml/export.py from model_int8.tflite. Do not edit.",
+            f"// sha256 {model_sha}",
+            '#include "model_data.h"',
+            "",
+            "// TFLM needs the flatbuffer 16-byte aligned.",
+            "alignas(16) const unsigned char g_kws_model_data[] = {",
+            *rows,
+            "};",
+            f"const unsigned int g_kws_model_data_len = {len(model_bytes)};",
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- golden vectors
+
+
+def pick(n: int, k: int) -> np.ndarray:
+    """k indices spread evenly over range(n) (all of them when k >= n)."""
+    if k >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def golden_audio(
+    data_root: Path, params: dict[str, Any], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """k test clips (round-robin over labels, so keywords are covered) and their features."""
+    from ml.frontend import compute_features
+
+    ds = params["dataset"]
+    clip_samples = ds["sample_rate"] * ds["clip_duration_ms"] // 1000
+    frames, channels = frames_per_clip(params), params["frontend"]["num_channels"]
+    clips = list_clips(Path(data_root), params)["testing"]
+    by_label: dict[int, list] = {}
+    for c in clips:
+        by_label.setdefault(c.label, []).append(c)
+    chosen = []
+    while len(chosen) < k and any(by_label.values()):
+        for label in sorted(by_label):
+            if by_label[label] and len(chosen) < k:
+                chosen.append(by_label[label].pop(0))
+    audio = np.zeros((len(chosen), clip_samples), dtype=np.int16)
+    feats = np.zeros((len(chosen), frames, channels), dtype=np.int8)
+    for i, c in enumerate(chosen):
+        a, rate = read_wav(c.path)
+        if rate != ds["sample_rate"]:
+            raise ExportError(f"{c.path}: sample rate {rate} Hz, expected {ds['sample_rate']}")
+        if len(a) > clip_samples:
+            raise ExportError(f"{c.path}: longer than {ds['clip_duration_ms']} ms")
+        audio[i, : len(a)] = a
+        feats[i] = compute_features(audio[i], params["frontend"], ds["sample_rate"], clip_samples)
+    return audio, feats, np.array([c.label for c in chosen], dtype=np.int64)
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def replace_dir(new: Path, out: Path) -> None:
+    """Swap `new` in for `out` (rename; the old tree is removed afterwards)."""
+    old = out.parent / f".{out.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+
+
+def load_metrics(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ExportError(f"{path}: evaluate metrics missing (run the evaluate stage)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: unreadable metrics ({exc})") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path}: metrics must be a JSON object")
+    return data
+
+
+def export(
+    params: dict[str, Any],
+    *,
+    int8_path: Path,
+    features_dir: Path,
+    data_root: Path,
+    metrics_path: Path,
+    firmware_dir: Path,
+    vectors_dir: Path,
+) -> dict[str, Any]:
+    """Write both directories; return the settings dict."""
+    from ml.features import load_split
+
+    model_bytes = tflm.read_model(int8_path)
+    metrics = load_metrics(metrics_path)
+    data_root = check_root(Path(data_root))
+    provenance = {
+        "git_sha": git_sha(),
+        "data_hash": data_hash(data_root),
+        "params_hash": params_hash(params),
+    }
+    s = settings(params, model_bytes, metrics, provenance)
+    model_sha = s["model"]["sha256"]
+
+    x, y, _ = load_split(Path(features_dir), "test")
+    idx = pick(len(x), params["export"]["golden_vectors"])
+    gx, gy = x[idx], y[idx].astype(np.int64)
+    expected = tflm.run_tflm(model_bytes, gx, arena_size=s["model"]["tensor_arena_size"])
+    expected = expected.reshape(len(gx), -1)
+    audio, afeats, ay = golden_audio(data_root, params, params["export"]["golden_audio"])
+
+    fw_tmp, vec_tmp = _staging(Path(firmware_dir)), _staging(Path(vectors_dir))
+    try:
+        write_text(fw_tmp / "model_data.h", MODEL_DATA_H)
+        write_text(fw_tmp / "model_data.cc", model_data_cc(model_bytes, model_sha))
+        write_text(fw_tmp / "model_settings.h", settings_header(s))
+        write_text(fw_tmp / "model_settings.json", json.dumps(s, indent=2) + "\n")
+        (fw_tmp / "model_int8.tflite").write_bytes(model_bytes)
+        save_npz(vec_tmp / "features.npz", x=gx, y=gy, expected=expected)
+        save_npz(vec_tmp / "audio.npz", audio=audio, features=afeats, y=ay)
+        manifest = {
+            "model_sha256": model_sha,
+            "vectors": len(gx),
+            "audio": len(audio),
+            "labels": s["labels"],
+        }
+        write_text(vec_tmp / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+        for d in (fw_tmp, vec_tmp):
+            os.chmod(d, 0o755)
+        replace_dir(fw_tmp, Path(firmware_dir))
+        replace_dir(vec_tmp, Path(vectors_dir))
+    finally:
+        shutil.rmtree(fw_tmp, ignore_errors=True)
+        shutil.rmtree(vec_tmp, ignore_errors=True)
+    log.info(
+        "exported %s (%d bytes, arena %d) and %d vectors + %d clips to %s",
+        firmware_dir,
+        len(model_bytes),
+        s["model"]["tensor_arena_size"],
+        len(gx),
+        len(audio),
+        vectors_dir,
+    )
+    return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ml.export", description=__doc__.split("\n")[0])
+    ap.add_argument("--int8", type=Path, required=True, help="int8 .tflite")
+    ap.add_argument("--features", type=Path, required=True, help="directory of the split npz")
+    ap.add_argument("--data", type=Path, required=True, help="dataset root (golden audio)")
+    ap.add_argument("--metrics", type=Path, required=True, help="metrics/evaluate.json")
+    ap.add_argument("--firmware", type=Path, required=True, help="firmware/generated")
+    ap.add_argument("--vectors", type=Path, required=True, help="hil/vectors")
+    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    export(
+        params,
+        int8_path=args.int8,
+        features_dir=args.features,
+        data_root=args.data,
+        metrics_path=args.metrics,
+        firmware_dir=args.firmware,
+        vectors_dir=args.vectors,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,192 @@
+"""ml/export.py: the generated firmware files and golden vectors follow docs/contracts.md."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml import export, tflm
+from ml.params import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+HEADER_CONSTANTS = [
+    "kNumLabels", "kLabels", "kFeatureSliceCount", "kFeatureSliceSize", "kFeatureElementCount",
+    "kInputScale", "kInputZeroPoint", "kOutputScale", "kOutputZeroPoint", "kSampleRate",
+    "kClipSamples", "kWindowSizeMs", "kWindowStrideMs", "kNumChannels", "kLowerBandLimit",
+    "kUpperBandLimit", "kSmoothingBits", "kEvenSmoothing", "kOddSmoothing",
+    "kMinSignalRemaining", "kEnablePcan", "kPcanStrength", "kPcanOffset", "kGainBits",
+    "kEnableLog", "kScaleShift", "kAverageWindowMs", "kDetectionThreshold", "kSuppressionMs",
+    "kMinimumCount", "kTensorArenaSize", "kModelSha256", "kGitSha", "kDataHash", "kOpCount",
+    "kOps",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def out(tiny_pipeline: Path) -> dict:
+    gen, vec = tiny_pipeline / "firmware/generated", tiny_pipeline / "hil/vectors"
+    model = (tiny_pipeline / "model/model_int8.tflite").read_bytes()
+    return {
+        "root": tiny_pipeline,
+        "gen": gen,
+        "vec": vec,
+        "model": model,
+        "settings": json.loads((gen / "model_settings.json").read_text()),
+        "params": load_params(tiny_pipeline / "params.yaml"),
+    }
+
+
+def test_directory_contents(out: dict) -> None:
+    assert sorted(p.name for p in out["gen"].iterdir()) == [
+        "model_data.cc",
+        "model_data.h",
+        "model_int8.tflite",
+        "model_settings.h",
+        "model_settings.json",
+    ]
+    assert sorted(p.name for p in out["vec"].iterdir()) == [
+        "audio.npz",
+        "features.npz",
+        "manifest.json",
+    ]
+    assert (out["gen"] / "model_int8.tflite").read_bytes() == out["model"]
+
+
+def test_settings_json(out: dict) -> None:
+    s, p, model = out["settings"], out["params"], out["model"]
+    assert set(s) == {
+        "schema", "labels", "input", "output", "frontend", "recognizer", "model", "provenance",
+    }  # fmt: skip
+    assert s["schema"] == 1
+    assert s["labels"] == p["dataset"]["labels"]
+    assert s["input"]["shape"] == [1, 49, 40] and s["input"]["dtype"] == "int8"
+    assert s["input"]["zero_point"] == -128
+    assert s["input"]["scale"] == pytest.approx(26 / 256)
+    assert s["output"]["shape"] == [1, 12] and s["output"]["dtype"] == "int8"
+    assert s["frontend"] == {**p["frontend"], "sample_rate": 16000, "clip_duration_ms": 1000}
+    assert s["recognizer"] == p["recognizer"]
+    m = s["model"]
+    assert m["file"] == "model_int8.tflite"
+    assert m["sha256"] == hashlib.sha256(model).hexdigest()
+    assert m["bytes"] == len(model)
+    assert m["ops"] == tflm.model_ops(model)
+    assert m["macs"] == tflm.count_macs(model)
+    assert m["arena_bytes"] == tflm.measure_arena(model)
+    assert m["tensor_arena_size"] % 16 == 0 and m["tensor_arena_size"] > m["arena_bytes"]
+    assert set(s["provenance"]) == {"git_sha", "data_hash", "params_hash"}
+
+
+def test_header_has_every_constant_and_matches_json(out: dict) -> None:
+    h = (out["gen"] / "model_settings.h").read_text()
+    s = out["settings"]
+    assert "namespace kws {" in h and "namespace settings {" in h
+    for name in HEADER_CONSTANTS:
+        assert re.search(rf"\b{name}\b(\[[^\]]*\])? =", h), name
+    assert f'kModelSha256[] = "{s["model"]["sha256"]}"' in h
+    assert f"kTensorArenaSize = {s['model']['tensor_arena_size']};" in h
+    assert f"kOpCount = {len(s['model']['ops'])};" in h
+    assert f'kDataHash[] = "{s["provenance"]["data_hash"]}"' in h
+    cc = (out["gen"] / "model_data.cc").read_text()
+    assert "alignas(16) const unsigned char g_kws_model_data[]" in cc
+    assert f"g_kws_model_data_len = {len(out['model'])};" in cc
+    values = [int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", cc)]
+    assert bytes(values) == out["model"]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to compile the headers")
+def test_headers_compile_and_agree(out: dict, tmp_path: Path) -> None:
+    main = tmp_path / "main.cc"
+    main.write_text(
+        '#include <cstdio>\n#include "model_data.h"\n#include "model_settings.h"\n'
+        "int main() {\n"
+        "  using namespace kws::settings;\n"
+        "  static_assert(kFeatureElementCount == kFeatureSliceCount * kFeatureSliceSize);\n"
+        "  static_assert(kTensorArenaSize % 16 == 0);\n"
+        '  std::printf("%u %d %s %s %d\\n", g_kws_model_data_len, kNumLabels, kLabels[2],\n'
+        "              kOps[0], (int)(reinterpret_cast<unsigned long>(g_kws_model_data) % 16));\n"
+        "}\n"
+    )
+    exe = tmp_path / "a.out"
+    subprocess.run(
+        ["g++", "-std=c++17", "-Wall", "-Werror", f"-I{out['gen']}", str(main),
+         str(out["gen"] / "model_data.cc"), "-o", str(exe)],
+        check=True,
+    )  # fmt: skip
+    res = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+    s = out["settings"]
+    assert res.stdout.split() == [
+        str(len(out["model"])), "12", s["labels"][2], s["model"]["ops"][0], "0",
+    ]  # fmt: skip
+
+
+def test_golden_vectors(out: dict) -> None:
+    from ml.features import load_split
+    from ml.frontend import compute_features
+
+    p = out["params"]
+    with np.load(out["vec"] / "features.npz") as z:
+        x, y, expected = z["x"], z["y"], z["expected"]
+    assert x.dtype == np.int8 and x.shape[1:] == (49, 40)
+    assert y.dtype == np.int64 and expected.dtype == np.int8
+    assert expected.shape == (len(x), 12)
+    assert len(x) == min(
+        p["export"]["golden_vectors"], len(load_split(out["root"] / "features", "test")[0])
+    )
+    assert np.array_equal(expected, tflm.run_tflm(out["model"], x))
+    with np.load(out["vec"] / "audio.npz") as z:
+        audio, feats, ay = z["audio"], z["features"], z["y"]
+    assert audio.dtype == np.int16 and audio.shape == (p["export"]["golden_audio"], 16000)
+    assert feats.dtype == np.int8 and feats.shape == (len(audio), 49, 40)
+    assert ay.dtype == np.int64 and len(set(ay.tolist())) == len(ay)  # round-robin labels
+    for a, f in zip(audio, feats, strict=True):
+        assert np.array_equal(f, compute_features(a, p["frontend"], 16000, 16000))
+    manifest = json.loads((out["vec"] / "manifest.json").read_text())
+    assert manifest == {
+        "model_sha256": out["settings"]["model"]["sha256"],
+        "vectors": len(x),
+        "audio": len(audio),
+        "labels": p["dataset"]["labels"],
+    }
+
+
+def test_missing_metrics_fails_and_keeps_old_outputs(out: dict, tmp_path: Path) -> None:
+    fw, vec = tmp_path / "generated", tmp_path / "vectors"
+    shutil.copytree(out["gen"], fw)
+    shutil.copytree(out["vec"], vec)
+    before = {p.name: p.read_bytes() for p in fw.iterdir()}
+    root = out["root"]
+    res = subprocess.run(
+        [sys.executable, "-m", "ml.export", "--int8", str(root / "model/model_int8.tflite"),
+         "--features", str(root / "features"), "--data", str(root / "data/speech_commands"),
+         "--metrics", str(tmp_path / "missing.json"), "--firmware", str(fw), "--vectors",
+         str(vec), "--params", str(root / "params.yaml")],
+        capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'missing.json'}: evaluate metrics missing (run the evaluate stage)"
+    )
+    assert {p.name: p.read_bytes() for p in fw.iterdir()} == before
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_pick_and_data_hash(tmp_path: Path) -> None:
+    assert export.pick(5, 10).tolist() == [0, 1, 2, 3, 4]
+    assert export.pick(10, 3).tolist() == [0, 4, 9]
+    root = tmp_path / "ds"
+    (root / "yes").mkdir(parents=True)
+    (root / "yes/a.wav").write_bytes(b"x")
+    h1 = export.data_hash(root)
+    (root / "yes/b.wav").write_bytes(b"y")
+    assert export.data_hash(root) != h1
+    (tmp_path / "ds.dvc").write_text("outs:\n- path: ds\n  md5: 0123456789abcdef.dir\n")
+    assert export.data_hash(root) == "0123456789abcdef"
