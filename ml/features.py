@@ -1,0 +1,324 @@
+"""DVC stage `features`: dataset -> int8 front-end features per split.
+
+    python -m ml.features --data DIR --out build/features [--params params.yaml] [--force]
+
+Writes `<out>/{train,validation,test}.npz` with `x` int8 (N, frames, channels), `y` int64
+(index in dataset.labels), `names` (relative wav path, `silence` or `<path>#aug<k>`) and
+`cache_key`. Example selection follows TensorFlow speech_commands' input_data: per split,
+`_silence_` examples (dataset.silence_percentage of the keyword examples) are cut from
+`_background_noise_` at a random volume, and `_unknown_` examples are a seeded sample capped
+at dataset.unknown_percentage of the keyword examples. The training split also gets
+`features.augment_copies` augmented copies of every example (random time shift, and with
+probability background_frequency background noise at a random SNR). Everything random comes
+from features.seed and the split, so a run is reproducible. A split whose inputs (file
+contents, params, this code) did not change is not recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ml.audio import read_wav
+from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
+from ml.errors import KwsError, run_main
+from ml.frontend import compute_features_batch
+from ml.params import DEFAULT_PARAMS, load_params
+
+log = logging.getLogger(__name__)
+
+# dataset split name -> npz file stem (docs/contracts.md)
+SPLIT_FILES = {"training": "train", "validation": "validation", "testing": "test"}
+CHUNK = 512  # examples rendered and featurized at a time (bounds memory)
+FORMAT_VERSION = 1  # bump when the npz layout or the example recipe changes
+
+
+class FeaturesError(KwsError):
+    """The dataset cannot be featurized (missing background noise, wrong sample rate...)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One model example: a clip (or silence), and how to augment it."""
+
+    name: str
+    label: int
+    path: Path | None  # None for silence
+    shift: int = 0  # samples; >0 delays the audio, <0 advances it
+    noise: int = -1  # background index, -1 for none
+    noise_offset: int = 0
+    noise_gain: float = 0.0  # linear gain on the background excerpt (float in [-1, 1])
+    snr_db: float | None = None  # mix at this SNR instead of noise_gain (clips only)
+
+
+def clip_samples(params: dict[str, Any]) -> int:
+    ds = params["dataset"]
+    return ds["sample_rate"] * ds["clip_duration_ms"] // 1000
+
+
+def load_backgrounds(root: Path, sample_rate: int, min_samples: int) -> list[np.ndarray]:
+    """Background recordings as float32 in [-1, 1]; each must be at least one clip long."""
+    out = []
+    for path in background_files(root):
+        audio, rate = read_wav(path)
+        if rate != sample_rate:
+            raise FeaturesError(f"{path}: sample rate {rate} Hz, expected {sample_rate}")
+        if len(audio) < min_samples:
+            raise FeaturesError(f"{path}: shorter than one clip ({len(audio)} samples)")
+        out.append(audio.astype(np.float32) / 32768.0)
+    return out
+
+
+def select_examples(
+    clips: list[Clip], split: str, params: dict[str, Any], n_background: int
+) -> list[Example]:
+    """Keyword clips, a capped seeded sample of unknowns, and silence (as input_data does)."""
+    ds, ft = params["dataset"], params["features"]
+    labels = ds["labels"]
+    unknown, silence = labels.index(UNKNOWN), labels.index(SILENCE)
+    rng = np.random.default_rng([ft["seed"], list(SPLIT_FILES).index(split), 0])
+    known = [c for c in clips if c.label != unknown]
+    unknowns = [c for c in clips if c.label == unknown]
+    n_unknown = min(len(unknowns), math.ceil(len(known) * ds["unknown_percentage"] / 100))
+    picked = sorted(rng.permutation(len(unknowns))[:n_unknown].tolist())
+    chosen = known + [unknowns[i] for i in picked]
+    chosen.sort(key=lambda c: c.rel)
+    out = [Example(c.rel, c.label, c.path) for c in chosen]
+    n_silence = math.ceil(len(known) * ds["silence_percentage"] / 100)
+    if n_silence and not n_background:
+        raise FeaturesError(
+            f"{split}: dataset.silence_percentage > 0 but there is no _background_noise_/*.wav"
+        )
+    for i in range(n_silence):
+        # As input_data: a random excerpt of a random recording at a random volume in [0, 1].
+        out.append(
+            Example(
+                "silence",
+                silence,
+                None,
+                noise=int(rng.integers(n_background)),
+                noise_offset=int(rng.integers(2**31)),  # reduced modulo the length later
+                noise_gain=float(rng.uniform(0.0, 1.0)) if i % 10 else 0.0,  # some all-zero
+            )
+        )
+    return out
+
+
+def augment(
+    examples: list[Example], params: dict[str, Any], split: str, n_background: int
+) -> list[Example]:
+    """The clean examples plus `augment_copies` randomly shifted/noised copies of each."""
+    ft = params["features"]
+    if split != "training" or not ft["augment"] or not ft["augment_copies"]:
+        return examples
+    rng = np.random.default_rng([ft["seed"], list(SPLIT_FILES).index(split), 1])
+    max_shift = params["dataset"]["sample_rate"] * ft["time_shift_ms"] // 1000
+    out = list(examples)
+    for k in range(1, ft["augment_copies"] + 1):
+        for ex in examples:
+            shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
+            noisy = n_background > 0 and rng.uniform() < ft["background_frequency"]
+            noise = int(rng.integers(n_background)) if noisy else -1
+            offset = int(rng.integers(2**31)) if noisy else 0
+            snr = float(rng.uniform(ft["snr_db_min"], ft["snr_db_max"])) if noisy else None
+            if ex.path is None:  # silence: a different excerpt and volume
+                out.append(
+                    Example(
+                        f"silence#aug{k}",
+                        ex.label,
+                        None,
+                        noise=int(rng.integers(n_background)),
+                        noise_offset=int(rng.integers(2**31)),
+                        noise_gain=float(rng.uniform(0.0, 1.0)),
+                    )
+                )
+                continue
+            out.append(
+                Example(f"{ex.name}#aug{k}", ex.label, ex.path, shift, noise, offset, 0.0, snr)
+            )
+    return out
+
+
+def _excerpt(bg: np.ndarray, offset: int, n: int) -> np.ndarray:
+    start = offset % (len(bg) - n + 1)
+    return bg[start : start + n]
+
+
+def render(
+    ex: Example, params: dict[str, Any], backgrounds: list[np.ndarray], samples: int
+) -> np.ndarray:
+    """The int16 audio of one example, exactly one clip long."""
+    rate = params["dataset"]["sample_rate"]
+    if ex.path is None:
+        audio = np.zeros(samples, dtype=np.float32)
+        if ex.noise >= 0 and ex.noise_gain > 0:
+            audio = ex.noise_gain * _excerpt(backgrounds[ex.noise], ex.noise_offset, samples)
+        return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    raw, sr = read_wav(ex.path)
+    if sr != rate:
+        raise FeaturesError(f"{ex.path}: sample rate {sr} Hz, expected {rate}")
+    if len(raw) > samples:
+        raise FeaturesError(f"{ex.path}: {len(raw)} samples is longer than one clip ({samples})")
+    audio = np.zeros(samples, dtype=np.float32)
+    audio[: len(raw)] = raw.astype(np.float32) / 32768.0
+    if ex.shift:
+        audio = np.roll(audio, ex.shift)
+        if ex.shift > 0:
+            audio[: ex.shift] = 0.0
+        else:
+            audio[ex.shift :] = 0.0
+    if ex.noise >= 0 and ex.snr_db is not None:
+        noise = _excerpt(backgrounds[ex.noise], ex.noise_offset, samples)
+        sig_rms = float(np.sqrt(np.mean(audio**2)))
+        noise_rms = float(np.sqrt(np.mean(noise**2))) or 1.0
+        gain = sig_rms / noise_rms / (10.0 ** (ex.snr_db / 20.0))
+        gain = min(gain, params["features"]["background_volume"])
+        audio = audio + gain * noise
+    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise FeaturesError(f"{path}: unreadable ({exc.strerror or exc})") from None
+
+
+def split_cache_key(
+    clips: list[Clip], backgrounds: list[Path], params: dict[str, Any], split: str
+) -> str:
+    """Hash of everything a split's features depend on: inputs, params and this code."""
+    h = hashlib.sha256()
+    blob = {
+        "split": split,
+        "format": FORMAT_VERSION,
+        "params": {k: params[k] for k in ("dataset", "frontend", "features")},
+        "code": [
+            hashlib.sha1(Path(__file__).with_name(m).read_bytes()).hexdigest()
+            for m in ("features.py", "frontend.py")
+        ],
+    }
+    h.update(json.dumps(blob, sort_keys=True, default=str).encode())
+    for c in clips:
+        h.update(f"{c.rel}:{c.label}:{file_digest(c.path)}\n".encode())
+    for b in backgrounds:
+        h.update(f"{b.name}:{file_digest(b)}\n".encode())
+    return h.hexdigest()
+
+
+def cached_key(path: Path) -> str | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return str(z["cache_key"]) if "cache_key" in z.files else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def featurize(
+    examples: list[Example],
+    params: dict[str, Any],
+    backgrounds: list[np.ndarray],
+    desc: str,
+) -> np.ndarray:
+    """int8 features of every example, rendered and featurized in chunks."""
+    samples = clip_samples(params)
+    fe, rate = params["frontend"], params["dataset"]["sample_rate"]
+    parts = []
+    with tqdm(total=len(examples), desc=desc, unit="clip", leave=False) as bar:
+        for start in range(0, len(examples), CHUNK):
+            audio = [
+                render(ex, params, backgrounds, samples) for ex in examples[start : start + CHUNK]
+            ]
+            parts.append(compute_features_batch(audio, fe, rate, samples, progress=bar.update))
+    if not parts:
+        from ml.frontend import num_frames
+
+        return np.zeros((0, num_frames(samples, fe, rate), fe["num_channels"]), np.int8)
+    return np.concatenate(parts)
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write an npz atomically (temp file + rename), so a crash leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_split(
+    split: str,
+    clips: list[Clip],
+    params: dict[str, Any],
+    root: Path,
+    out: Path,
+    *,
+    force: bool = False,
+) -> tuple[Path, bool]:
+    """Featurize one split into `<out>/<file>.npz`; returns (path, recomputed)."""
+    path = out / f"{SPLIT_FILES[split]}.npz"
+    bg_paths = background_files(root)
+    key = split_cache_key(clips, bg_paths, params, split)
+    if not force and path.is_file() and cached_key(path) == key:
+        log.info("%s: unchanged, keeping %s", split, path)
+        return path, False
+    backgrounds = load_backgrounds(root, params["dataset"]["sample_rate"], clip_samples(params))
+    examples = select_examples(clips, split, params, len(backgrounds))
+    examples = augment(examples, params, split, len(backgrounds))
+    x = featurize(examples, params, backgrounds, desc=f"features {split}")
+    y = np.array([ex.label for ex in examples], dtype=np.int64)
+    names = np.array([ex.name for ex in examples], dtype=np.str_)
+    save_npz(path, x=x, y=y, names=names, cache_key=np.array(key))
+    counts = np.bincount(y, minlength=len(params["dataset"]["labels"])).tolist()
+    log.info("%s: %d examples %s -> %s (per label %s)", split, len(y), x.shape, path, counts)
+    return path, True
+
+
+def load_split(features_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x int8, y int64, names) of one split file; `split` is train, validation or test."""
+    path = Path(features_dir) / f"{split}.npz"
+    if not path.is_file():
+        raise FeaturesError(f"{path}: features missing (run the features stage)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, y, names = z["x"], z["y"], z["names"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FeaturesError(f"{path}: unreadable features file ({exc})") from None
+    if x.dtype != np.int8 or x.ndim != 3 or len(x) != len(y):
+        raise FeaturesError(f"{path}: expected x int8 (N, frames, channels) and y of length N")
+    return x, y, names
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ml.features", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="dataset root")
+    ap.add_argument("--out", type=Path, required=True, help="output directory for the npz files")
+    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    ap.add_argument("--force", action="store_true", help="recompute even unchanged splits")
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    by_split = list_clips(args.data, params)
+    for split in SPLIT_FILES:
+        if not by_split[split]:
+            raise FeaturesError(f"{args.data}: the {split} split has no clips")
+        build_split(split, by_split[split], params, args.data, args.out, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

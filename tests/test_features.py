@@ -1,0 +1,161 @@
+"""ml.features: example selection, augmentation, determinism, caching and errors."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ml.dataset import list_clips
+from ml.errors import KwsError
+from ml.features import FeaturesError, build_split, load_split, main
+from ml.params import ParamsError
+
+
+def write_params(tmp_path: Path, params: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def run(tiny_dataset: Path, out: Path, params_file: Path) -> None:
+    assert main(["--data", str(tiny_dataset), "--out", str(out), "--params", str(params_file)]) == 0
+
+
+def test_splits_shapes_and_example_counts(tiny_dataset, tiny_params, tmp_path):
+    out = tmp_path / "features"
+    run(tiny_dataset, out, write_params(tmp_path, tiny_params))
+    assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "validation.npz"]
+    ds, ft = tiny_params["dataset"], tiny_params["features"]
+    labels = ds["labels"]
+    clips = list_clips(tiny_dataset, tiny_params)
+    for split, stem in (("training", "train"), ("validation", "validation"), ("testing", "test")):
+        x, y, names = load_split(out, stem)
+        assert x.dtype == np.int8 and x.shape[1:] == (49, 40) and y.dtype == np.int64
+        assert len(x) == len(y) == len(names)
+        known = [c for c in clips[split] if labels[c.label] != "_unknown_"]
+        unknown = [c for c in clips[split] if labels[c.label] == "_unknown_"]
+        n_sil = math.ceil(len(known) * ds["silence_percentage"] / 100)
+        n_unk = min(len(unknown), math.ceil(len(known) * ds["unknown_percentage"] / 100))
+        copies = 1 + (ft["augment_copies"] if split == "training" and ft["augment"] else 0)
+        assert len(y) == copies * (len(known) + n_sil + n_unk)
+        counts = np.bincount(y, minlength=len(labels))
+        assert counts[labels.index("_silence_")] == copies * n_sil
+        assert counts[labels.index("_unknown_")] == copies * n_unk
+        clean = [str(n) for n in names if "#aug" not in str(n) and n != "silence"]
+        assert set(clean) <= {c.rel for c in clips[split]}
+        # labels follow the word directory
+        for name, label in zip(names, y, strict=True):
+            word = str(name).split("/")[0]
+            if word in ds["keywords"]:
+                assert labels[label] == word
+    _, _, names = load_split(out, "train")
+    assert any("#aug1" in str(n) for n in names)
+    _, _, names = load_split(out, "test")
+    assert not any("#aug" in str(n) for n in names)
+
+
+def test_deterministic_and_seed_sensitive(tiny_dataset, tiny_params, tmp_path):
+    clips = list_clips(tiny_dataset, tiny_params)["training"]
+    a, _ = build_split("training", clips, tiny_params, tiny_dataset, tmp_path / "a")
+    b, _ = build_split("training", clips, tiny_params, tiny_dataset, tmp_path / "b")
+    with np.load(a) as za, np.load(b) as zb:
+        assert np.array_equal(za["x"], zb["x"]) and np.array_equal(za["y"], zb["y"])
+        xa = za["x"]
+    other = copy.deepcopy(tiny_params)
+    other["features"]["seed"] += 1
+    c, _ = build_split("training", clips, other, tiny_dataset, tmp_path / "c")
+    with np.load(c) as zc:
+        assert not np.array_equal(zc["x"], xa)
+
+
+def test_augmentation_changes_only_the_copies(tiny_dataset, tiny_params, tmp_path):
+    p = copy.deepcopy(tiny_params)
+    p["features"].update(background_frequency=1.0, time_shift_ms=100, augment_copies=1)
+    clips = list_clips(tiny_dataset, p)["training"]
+    build_split("training", clips, p, tiny_dataset, tmp_path / "aug")
+    x, _, names = load_split(tmp_path / "aug", "train")
+    names = [str(n) for n in names]
+    plain = copy.deepcopy(p)
+    plain["features"]["augment"] = False
+    build_split("training", clips, plain, tiny_dataset, tmp_path / "plain")
+    x0, _, names0 = load_split(tmp_path / "plain", "train")
+    assert len(x) == 2 * len(x0)
+    assert np.array_equal(x[: len(x0)], x0)  # the clean examples come first, unchanged
+    first = names.index(f"{names0[0]}#aug1")
+    assert not np.array_equal(x[first], x0[0])  # its augmented copy differs
+
+
+def test_unchanged_split_is_not_recomputed(tiny_dataset, tiny_params, tmp_path, caplog):
+    clips = list_clips(tiny_dataset, tiny_params)["validation"]
+    out = tmp_path / "f"
+    path, fresh = build_split("validation", clips, tiny_params, tiny_dataset, out)
+    assert fresh
+    mtime = path.stat().st_mtime_ns
+    path2, fresh2 = build_split("validation", clips, tiny_params, tiny_dataset, out)
+    assert not fresh2 and path2.stat().st_mtime_ns == mtime
+    changed = copy.deepcopy(tiny_params)
+    changed["frontend"]["pcan_offset"] = 70.0
+    _, fresh3 = build_split("validation", clips, changed, tiny_dataset, out)
+    assert fresh3
+    _, forced = build_split("validation", clips, changed, tiny_dataset, out, force=True)
+    assert forced
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path, tiny_params):
+    params_file = write_params(tmp_path, tiny_params)
+    with pytest.raises(KwsError) as e:
+        main(
+            [
+                "--data",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path / "o"),
+                "--params",
+                str(params_file),
+            ]
+        )
+    assert str(e.value) == f"{tmp_path / 'nope'}: dataset directory not found (run `make data`)"
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_params_and_missing_features(tmp_path, tiny_params, tiny_dataset):
+    bad = copy.deepcopy(tiny_params)
+    bad["features"]["snr_db_mni"] = 3
+    params_file = write_params(tmp_path, bad)
+    with pytest.raises(ParamsError) as e:
+        main(
+            [
+                "--data",
+                str(tiny_dataset),
+                "--out",
+                str(tmp_path / "o"),
+                "--params",
+                str(params_file),
+            ]
+        )
+    assert str(e.value) == (
+        f"{params_file}: unknown key 'features.snr_db_mni' (did you mean 'features.snr_db_min'?)"
+    )
+    with pytest.raises(FeaturesError) as e:
+        load_split(tmp_path, "train")
+    assert str(e.value) == f"{tmp_path / 'train.npz'}: features missing (run the features stage)"
+
+
+def test_silence_needs_background_noise(tiny_dataset, tiny_params, tmp_path):
+    # a copy of the dataset without _background_noise_
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root, ignore=shutil.ignore_patterns("_background_noise_"))
+    clips = list_clips(root, tiny_params)["testing"]
+    with pytest.raises(FeaturesError) as e:
+        build_split("testing", clips, tiny_params, root, tmp_path / "o")
+    assert str(e.value) == (
+        "testing: dataset.silence_percentage > 0 but there is no _background_noise_/*.wav"
+    )
+    assert not (tmp_path / "o" / "test.npz").exists()

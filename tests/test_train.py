@@ -1,0 +1,134 @@
+"""ml.models and ml.train: architectures, dvclive outputs, best-epoch model, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ml.dataset import list_clips
+from ml.features import SPLIT_FILES, FeaturesError, build_split
+from ml.models import ModelError, build_model, keras
+from ml.train import TrainError, main, train
+
+
+def tiny_model_params(params: dict) -> dict:
+    """Small and fast: 2 epochs of a narrow DS-CNN."""
+    p = copy.deepcopy(params)
+    p["model"]["ds_cnn"].update(filters=8, blocks=1)
+    p["train"].update(epochs=2, batch_size=32)
+    return p
+
+
+@pytest.fixture(scope="module")
+def tiny_features(tmp_path_factory, tiny_dataset) -> tuple[Path, dict]:
+    from tests.fixtures_data import tiny_synth_params
+
+    params, _ = tiny_synth_params()
+    params["dataset"]["path"] = str(tiny_dataset)
+    out = tmp_path_factory.mktemp("features")
+    clips = list_clips(tiny_dataset, params)
+    for split in SPLIT_FILES:
+        build_split(split, clips[split], params, tiny_dataset, out)
+    return out, tiny_model_params(params)
+
+
+@pytest.mark.parametrize("arch", ["ds_cnn", "tiny_conv"])
+def test_build_model_shapes(arch, tiny_features):
+    _, params = tiny_features
+    mp = copy.deepcopy(params["model"])
+    mp["architecture"] = arch
+    model = build_model(mp, (49, 40), 12)
+    assert model.input_shape == (None, 49, 40)
+    assert model.output_shape == (None, 12)
+    out = model(np.zeros((2, 49, 40), np.float32)).numpy()
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5)  # softmax
+
+
+def test_ds_cnn_follows_the_reference_layout(tiny_features):
+    _, params = tiny_features
+    mp = copy.deepcopy(params["model"])
+    mp["ds_cnn"].update(filters=16, blocks=3, dropout=0.0)
+    model = build_model(mp, (49, 40), 12)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("DepthwiseConv2D") == 3
+    assert kinds.count("Conv2D") == 1 + 3 + 1  # first conv, pointwise, classifier head
+    assert kinds.count("BatchNormalization") == 1 + 2 * 3
+    first = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
+    assert first.kernel_size == (10, 4) and first.strides == (2, 2) and first.filters == 16
+
+
+def test_bad_model_params_are_one_line_errors(tiny_features):
+    _, params = tiny_features
+    mp = copy.deepcopy(params["model"])
+    mp["architecture"] = "resnet"
+    with pytest.raises(ModelError) as e:
+        build_model(mp, (49, 40), 12)
+    assert str(e.value) == "model.architecture = 'resnet' must be one of ds_cnn, tiny_conv"
+    with pytest.raises(ModelError) as e:
+        build_model(params["model"], (49,), 12)
+    assert str(e.value) == "model input shape (49,) must be (frames, channels)"
+
+
+def test_train_writes_model_and_dvclive(tiny_features, tmp_path):
+    features, params = tiny_features
+    out = tmp_path / "model" / "float.keras"
+    live = tmp_path / "live"
+    summary = train(params, features, out, live)
+    model = keras.models.load_model(out, compile=False)
+    assert model.output_shape == (None, 12)
+    assert 1 <= summary["best_epoch"] <= 2
+    metrics = json.loads((live / "metrics.json").read_text())
+    assert set(metrics) >= {"train", "val", "step", "best_epoch", "val_accuracy"}
+    assert set(metrics["train"]) == {"loss", "accuracy"}
+    for name in ("train/loss", "train/accuracy", "val/loss", "val/accuracy"):
+        rows = (live / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()
+        assert rows[0].split("\t")[:2] == ["step", name.split("/")[1]]
+        assert len(rows) == 1 + params["train"]["epochs"]
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["float.keras"]
+
+
+def test_training_is_deterministic(tiny_features, tmp_path):
+    features, params = tiny_features
+    train(params, features, tmp_path / "a.keras")
+    train(params, features, tmp_path / "b.keras")
+    wa = keras.models.load_model(tmp_path / "a.keras", compile=False).get_weights()
+    wb = keras.models.load_model(tmp_path / "b.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(wa, wb, strict=True))
+
+
+def test_main_errors(tiny_features, tmp_path):
+    features, params = tiny_features
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump(params))
+    with pytest.raises(TrainError) as e:
+        main(["--features", str(features), "--out", str(tmp_path / "m.h5"), "--params", str(pfile)])
+    assert str(e.value) == f"{tmp_path / 'm.h5'}: the model file must end in .keras"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FeaturesError) as e:
+        main(["--features", str(empty), "--out", str(tmp_path / "m.keras"), "--params", str(pfile)])
+    assert str(e.value) == f"{empty / 'train.npz'}: features missing (run the features stage)"
+    wrong = copy.deepcopy(params)
+    wrong["dataset"]["labels"] = wrong["dataset"]["labels"][:5]
+    wrong["dataset"]["keywords"] = wrong["dataset"]["labels"][2:]
+    pfile.write_text(yaml.safe_dump(wrong))
+    with pytest.raises(TrainError) as e:
+        main(
+            [
+                "--features",
+                str(features),
+                "--out",
+                str(tmp_path / "m.keras"),
+                "--params",
+                str(pfile),
+            ]
+        )
+    assert str(e.value).startswith(
+        f"{features / 'train.npz'}: label index 11 outside dataset.labels"
+    )
+    assert not (tmp_path / "m.keras").exists()
