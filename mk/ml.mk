@@ -7,10 +7,9 @@ repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs chang
 	@$(BIN)/dvc repro
 
 .PHONY: metrics
-metrics: setup ## Print the evaluate figures as a table, then `dvc metrics show`
+metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)
 	@$(PY) -m ml.evaluate --show metrics/evaluate.json
-	@echo
-	@$(BIN)/dvc metrics show
+	@echo "(every metric: dvc metrics show --md; against main: dvc metrics diff main)"
 
 .PHONY: plots
 plots: setup ## Render the pipeline's plots (confusion matrix, training curves) to dvc_plots/
