@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +133,16 @@ def test_suite_on_a_hanging_board_fails_fast_and_frees_the_port(model, tmp_path,
         )  # fmt: skip
         assert time.monotonic() - t < 120
         assert p.returncode == 1, p.stdout[-2000:]
-        hung = re.findall(
-            r"BoardHang: esp32: no answer to '(\w+)' within 1\.0 s: board hung", p.stdout
-        )
+        junit = ET.parse(tmp_path / "results/esp32/junit.xml").getroot()
+        hung = {
+            case.get("name")
+            for case in junit.iter("testcase")
+            for err in case.iter("error")
+            if re.search(
+                r"BoardHang: esp32: no answer to '\w+' within 1\.0 s: board hung",
+                (err.get("message") or "") + (err.text or ""),
+            )
+        }
         assert len(hung) == 2, p.stdout[-3000:]  # the two tests after the fault, by name
         assert (tmp_path / "results/esp32/junit.xml").is_file()
         with PortLock(vb.port, "next job", timeout_s=0) as nxt:
