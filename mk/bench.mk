@@ -7,3 +7,9 @@ bench-pipeline: setup ## Cold dvc repro from features, no-op repro time, .tflite
 	@bash tools/bench.sh pipeline
 
 BENCH_TARGETS += bench-data bench-pipeline
+
+.PHONY: bench-firmware
+bench-firmware: firmware-m4 ## Cortex-M4 section sizes (via firmware-m4) and 30 s of fuzzing (exec/s)
+	@$(MAKE) fuzz FUZZ_SECONDS=30
+
+BENCH_TARGETS += bench-firmware

@@ -14,10 +14,12 @@ the same inputs give the same model. dvclive writes `<live>/metrics.json` and
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,22 @@ class BestWeights:
         return Keep()
 
 
+def _normalize_keras_zip(path: Path) -> None:
+    """Drop the save date from a .keras zip so equal weights give equal bytes (and DVC hashes)."""
+    with zipfile.ZipFile(path) as src:
+        entries = [(info.filename, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in sorted(entries):
+            blob = data
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta.pop("date_saved", None)
+                blob = json.dumps(meta, sort_keys=True).encode()
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, blob)
+
+
 def save_model(model: Any, out: Path) -> None:
     """Save a .keras file atomically (temp file in the same directory + rename)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +162,7 @@ def save_model(model: Any, out: Path) -> None:
     try:
         tmp = tmpdir / out.name
         model.save(tmp)
+        _normalize_keras_zip(tmp)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

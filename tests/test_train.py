@@ -132,3 +132,22 @@ def test_main_errors(tiny_features, tmp_path):
         f"{features / 'train.npz'}: label index 11 outside dataset.labels"
     )
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_saved_model_bytes_do_not_depend_on_the_save_time(tmp_path, monkeypatch):
+    """Keras stamps the save date into .keras; we drop it so DVC sees equal models as equal."""
+    import datetime
+    import types
+
+    from tf_keras.src.saving import saving_lib
+
+    from ml.train import save_model
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2)])
+    save_model(model, tmp_path / "a.keras")
+    later = datetime.datetime(2031, 5, 17, 3, 4, 5)
+    fake = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: later))
+    monkeypatch.setattr(saving_lib, "datetime", fake)
+    save_model(model, tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    assert keras.models.load_model(tmp_path / "b.keras").count_params() == 10
