@@ -20,7 +20,23 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 VENV_STAMP := $(VENV)/.installed
 APT_STAMP := build/.apt-installed
 
+##@ Main job
+.PHONY: demo
+demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
+	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
+	@$(MAKE) data
+	@$(MAKE) repro
+	@$(MAKE) metrics
+	@$(MAKE) registry
+	@$(MAKE) hil-virtual
+	@echo "demo: done. Next: 'make plots', 'dvc metrics diff', 'make hil BOARD=esp32 PORT=/dev/ttyUSB0'"
+
 ##@ Setup
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
+	  /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
 .PHONY: setup
 setup: $(VENV_STAMP) apt ## Create .venv and install Python and Debian dependencies (idempotent)
 
@@ -66,10 +82,6 @@ VECTORS_DIR ?= $(if $(wildcard hil/vectors/manifest.json),hil/vectors,$(TINY_DIR
 tiny: setup ## Tiny dataset + pipeline in build/tiny (for tests when the real export is absent)
 	@$(PY) -m ml.tiny --out $(TINY_DIR)
 
-# Fragments add their own targets and append to TEST_TARGETS / BENCH_TARGETS.
-TEST_TARGETS :=
-BENCH_TARGETS :=
--include mk/*.mk
 
 ##@ Tests
 PYTEST_ARGS ?=
@@ -84,19 +96,8 @@ pytest: setup ## Python test suite (tests/)
 .PHONY: bench
 bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
 
-##@ Main job
-.PHONY: demo
-demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
-	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
-	@$(MAKE) data
-	@$(MAKE) repro
-	@$(MAKE) metrics
-	@$(MAKE) registry
-	@$(MAKE) hil-virtual
-	@echo "demo: done. Next: 'make plots', 'dvc metrics diff', 'make hil BOARD=esp32 PORT=/dev/ttyUSB0'"
-
-##@ Help
-.PHONY: help
-help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
-	  /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+# Fragments (mk/*.mk, one per part) add their targets and append to TEST_TARGETS and
+# BENCH_TARGETS; the rules above read those lists after all files are parsed.
+TEST_TARGETS :=
+BENCH_TARGETS :=
+-include mk/*.mk

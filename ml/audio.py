@@ -7,14 +7,13 @@ message names the file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from ml.errors import KwsError
+from ml.fsutil import atomic_open
 
 
 class AudioError(KwsError):
@@ -54,16 +53,8 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         raise AudioError(f"{path}: audio must be 1-D mono, got shape {audio.shape}")
     if audio.dtype != np.int16:
         raise AudioError(f"{path}: audio must be int16, got {audio.dtype}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(int(sample_rate))
-            w.writeframes(audio.astype("<i2").tobytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f, wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(audio.astype("<i2").tobytes())

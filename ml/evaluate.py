@@ -39,6 +39,7 @@ from ml import budget, tflm
 from ml.audio import read_wav
 from ml.dataset import UNKNOWN, background_files, check_root, list_clips
 from ml.errors import KwsError, run_main
+from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params
 from ml.recognizer import RecognizeCommands
 
@@ -244,21 +245,6 @@ def plot_confusion(cm: np.ndarray, labels: list[str], path: Path, title: str) ->
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic JSON write (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_outputs(

@@ -30,6 +30,7 @@ from ml import tflm
 from ml.audio import read_wav
 from ml.dataset import check_root, list_clips
 from ml.errors import KwsError, run_main
+from ml.fsutil import read_json_object, replace_dir
 from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params, params_hash
 
 log = logging.getLogger(__name__)
@@ -305,31 +306,9 @@ def write_text(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def replace_dir(new: Path, out: Path) -> None:
-    """Swap `new` in for `out` (rename; the old tree is removed afterwards)."""
-    old = out.parent / f".{out.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _staging(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-
-
-def load_metrics(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ExportError(f"{path}: evaluate metrics missing (run the evaluate stage)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{path}: unreadable metrics ({exc})") from None
-    if not isinstance(data, dict):
-        raise ExportError(f"{path}: metrics must be a JSON object")
-    return data
 
 
 def export(
@@ -346,7 +325,9 @@ def export(
     from ml.features import load_split
 
     model_bytes = tflm.read_model(int8_path)
-    metrics = load_metrics(metrics_path)
+    metrics = read_json_object(
+        metrics_path, "evaluate metrics", ExportError, " (run the evaluate stage)"
+    )
     data_root = check_root(Path(data_root))
     provenance = {
         "git_sha": git_sha(),

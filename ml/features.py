@@ -21,8 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from ml.audio import read_wav
 from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
 from ml.errors import KwsError, run_main
 from ml.frontend import compute_features_batch
+from ml.fsutil import atomic_open
 from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
@@ -250,15 +249,8 @@ def featurize(
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Write an npz atomically (temp file + rename), so a crash leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def build_split(

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import numpy as np
 from ml.errors import KwsError, run_main
 from ml.features import load_split
 from ml.frontend import INPUT_SCALE, INPUT_ZERO_POINT, dequantize_features
+from ml.fsutil import write_bytes_atomic as write_bytes
 from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
@@ -165,19 +164,6 @@ def check_contract(tflite: bytes, where: str) -> dict[str, Any]:
             f"({INPUT_SCALE}, {INPUT_ZERO_POINT})"
         )
     return d
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def quantize(params: dict[str, Any], model_path: Path, features: Path, out: Path) -> bytes:

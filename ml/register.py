@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ml.errors import KwsError, run_main
-from ml.evaluate import write_json
+from ml.fsutil import read_json_object
+from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, load_params, params_hash
 
 log = logging.getLogger(__name__)
@@ -80,18 +81,6 @@ def numbers(tree: Any, prefix: str = "") -> dict[str, float]:
     return {
         k: float(v) for k, v in flatten(tree, prefix).items() if isinstance(v, (int, float)) and k
     }
-
-
-def read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise RegisterError(f"{path}: {what} missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RegisterError(f"{path}: unreadable {what} ({exc})") from None
-    if not isinstance(data, dict):
-        raise RegisterError(f"{path}: {what} must be a JSON object")
-    return data
 
 
 def pip_freeze() -> str:
@@ -187,9 +176,11 @@ def register(
         model_bytes = Path(int8_path).read_bytes()
     except OSError as exc:
         raise RegisterError(f"{int8_path}: cannot read the model ({exc.strerror or exc})") from None
-    settings = read_json(Path(firmware_dir) / "model_settings.json", "exported model settings")
-    metrics = read_json(metrics_path, "evaluate metrics")
-    data = read_json(data_report, "data report")
+    settings = read_json_object(
+        Path(firmware_dir) / "model_settings.json", "exported model settings", RegisterError
+    )
+    metrics = read_json_object(metrics_path, "evaluate metrics", RegisterError)
+    data = read_json_object(data_report, "data report", RegisterError)
     model_sha = hashlib.sha256(model_bytes).hexdigest()
     if settings.get("model", {}).get("sha256") != model_sha:
         raise RegisterError(

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from ml.audio import write_wav
 from ml.dataset import BACKGROUND_DIR, LIST_FILES, which_set
 from ml.errors import KwsError, run_main
+from ml.fsutil import replace_dir
 from ml.params import DEFAULT_PARAMS, ParamsError, load_params
 
 log = logging.getLogger(__name__)
@@ -523,16 +524,6 @@ def check_generated(out: Path, params: dict[str, Any], speakers: int, seed: int)
     for key in sorted(set(want) | set(have)):
         if have.get(key) != want.get(key):
             raise SynthError(f"{info_path}: {key} differs from the current params; regenerate")
-
-
-def replace_dir(new: Path, out: Path) -> None:
-    """Swap `new` in for `out`: readers never see a half-written dataset."""
-    old = out.parent / f".{out.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_espeak_version() -> str:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
-import os
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,7 @@ from ml.dataset import (
     wav_files,
 )
 from ml.errors import KwsError, run_main
+from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
@@ -183,21 +181,6 @@ def validate(root: Path, params: dict[str, Any], progress: bool = True) -> dict[
         "silent_clips": silent_clips,
         "background": {"files": len(bg), "seconds": round(sum(bg_seconds), 3)},
     }
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

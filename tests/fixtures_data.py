@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from ml.dataset import which_set
 from ml.params import load_params
+from ml.tiny import pick_seed
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "build" / "test-cache"
@@ -26,27 +26,12 @@ TINY_SYNTH = {"repeats": 1, "unknown_words_per_speaker": 2, "background_seconds"
 MIN_CLIPS = 2  # validate.min_clips_per_class for the tiny dataset
 
 
-def tiny_seed(params: dict[str, Any], speakers: int, base: int = 52) -> int:
-    """The first seed >= base whose speakers fill every split (cheap: hashes only)."""
-    from ml.synth import make_speakers
-
-    ds = params["dataset"]
-    for seed in range(base, base + 10_000):
-        splits = [
-            which_set(f"{s.id}_nohash_0.wav", ds["validation_percentage"], ds["testing_percentage"])
-            for s in make_speakers(speakers, seed, params["synth"])
-        ]
-        if min(splits.count(x) for x in ("training", "validation", "testing")) >= 2:
-            return seed
-    raise RuntimeError("no seed gives every split two speakers")
-
-
 def tiny_synth_params(speakers: int = TINY_SPEAKERS) -> tuple[dict[str, Any], int]:
     """params.yaml with the tiny generator settings, and the seed to use."""
     params = load_params(REPO / "params.yaml")
     params["synth"].update(TINY_SYNTH)
     params["synth"]["speakers"] = speakers
-    seed = tiny_seed(params, speakers)
+    seed = pick_seed(params, speakers)
     params["synth"]["seed"] = seed
     return params, seed
 
