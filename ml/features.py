@@ -32,7 +32,7 @@ from ml.audio import read_wav
 from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
 from ml.errors import KwsError, run_main
 from ml.frontend import compute_features_batch
-from ml.fsutil import atomic_open
+from ml.fsutil import atomic_open, write_bytes_atomic
 from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
@@ -216,11 +216,16 @@ def split_cache_key(
     return h.hexdigest()
 
 
+def key_file(npz: Path) -> Path:
+    """Where a split's cache key lives: beside the output dir, not in it, so the features
+    (and their DVC hash) depend only on the data, never on the code that made them."""
+    return npz.parent.parent / f".{npz.parent.name}-keys" / f"{npz.stem}.key"
+
+
 def cached_key(path: Path) -> str | None:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return str(z["cache_key"]) if "cache_key" in z.files else None
-    except (OSError, ValueError, KeyError):
+        return key_file(path).read_text().strip() if path.is_file() else None
+    except OSError:
         return None
 
 
@@ -275,7 +280,9 @@ def build_split(
     x = featurize(examples, params, backgrounds, desc=f"features {split}")
     y = np.array([ex.label for ex in examples], dtype=np.int64)
     names = np.array([ex.name for ex in examples], dtype=np.str_)
-    save_npz(path, x=x, y=y, names=names, cache_key=np.array(key))
+    key_file(path).unlink(missing_ok=True)
+    save_npz(path, x=x, y=y, names=names)
+    write_bytes_atomic(key_file(path), key.encode())
     counts = np.bincount(y, minlength=len(params["dataset"]["labels"])).tolist()
     log.info("%s: %d examples %s -> %s (per label %s)", split, len(y), x.shape, path, counts)
     return path, True

@@ -106,6 +106,17 @@ def test_unchanged_split_is_not_recomputed(tiny_dataset, tiny_params, tmp_path, 
     assert forced
 
 
+def test_features_output_holds_only_data(tiny_dataset, tiny_params, tmp_path):
+    """The cache key (which hashes our code) stays out of the DVC output: a refactor that
+    yields the same features must not change their hash and rerun training."""
+    clips = list_clips(tiny_dataset, tiny_params)["validation"]
+    out = tmp_path / "f"
+    path, _ = build_split("validation", clips, tiny_params, tiny_dataset, out)
+    with np.load(path) as z:
+        assert sorted(z.files) == ["names", "x", "y"]
+    assert sorted(p.name for p in out.iterdir()) == [path.name]
+
+
 def test_missing_dataset_is_a_one_line_error(tmp_path, tiny_params):
     params_file = write_params(tmp_path, tiny_params)
     with pytest.raises(KwsError) as e:
