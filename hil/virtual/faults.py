@@ -88,6 +88,9 @@ class FaultyPort:
     def close(self) -> None:
         self.port.close()
 
+    def unplug(self) -> None:
+        self.port.unplug()
+
     @property
     def closed(self) -> bool:
         return self.port.closed

@@ -149,7 +149,7 @@ class Device:
     def _command(self, text: bytes, mlperf: bool) -> None:
         fault = self.faults.on_command()
         if fault == "disconnect":
-            self.port.close()
+            self.port.unplug()
             return
         try:
             if fault == "reset":

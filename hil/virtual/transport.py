@@ -68,3 +68,12 @@ class PtyPort:
             for fd in (self.master, self.slave):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+    def unplug(self) -> None:
+        """Vanish like an unplugged USB device: close the master, so a host's reads fail and
+        reopening the path fails, but keep our slave fd until exit so the kernel cannot hand
+        the same /dev/pts number to another board meanwhile (a reconnect must not reach it)."""
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(OSError):
+                os.close(self.master)
