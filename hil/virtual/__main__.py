@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         device = Device(engine, FaultyPort(port, faults), args.fw or firmware_version(), faults)
         print(f"PORT {port.path}", flush=True)
         device.serve()
+        if port.unplugged:
+            # stay "unplugged" (our slave fd keeps the pts number from being reused by another
+            # board) until we are stopped, as a board lying on the bench would
+            log.info(
+                "%s virtual board on %s unplugged; waiting to be stopped", args.board, port.path
+            )
+            while True:
+                signal.pause()
     finally:
         port.close()
     log.info("%s virtual board on %s stopped", args.board, port.path)

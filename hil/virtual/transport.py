@@ -30,6 +30,7 @@ class PtyPort:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self.closed = False
+        self.unplugged = False
 
     def read(self, timeout: float | None) -> bytes:
         """Bytes available within `timeout` seconds (b"" when none); PortClosed when closed."""
@@ -75,5 +76,6 @@ class PtyPort:
         the same /dev/pts number to another board meanwhile (a reconnect must not reach it)."""
         if not self.closed:
             self.closed = True
+            self.unplugged = True
             with contextlib.suppress(OSError):
                 os.close(self.master)
