@@ -72,8 +72,7 @@ def qat_finetune(model: Any, params: dict[str, Any], features: Path) -> Any:
     """Quantization-aware fine-tuning with tfmot; returns the quantize-wrapped model."""
     import tensorflow_model_optimization as tfmot
 
-    from ml.models import keras
-    from ml.train import load_xy, seed_everything
+    from ml.train import compile_and_fit, load_xy, seed_everything
 
     qp, tp = params["quantize"], params["train"]
     seed_everything(qp["seed"])
@@ -81,20 +80,13 @@ def qat_finetune(model: Any, params: dict[str, Any], features: Path) -> Any:
     x_train, y_train = load_xy(features, "train", len(labels))
     x_val, y_val = load_xy(features, "validation", len(labels))
     qat = tfmot.quantization.keras.quantize_model(model)
-    qat.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=qp["qat_learning_rate"]),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
-        metrics=["accuracy"],
-    )
-    onehot = keras.utils.to_categorical
-    qat.fit(
-        x_train,
-        onehot(y_train, len(labels)),
-        validation_data=(x_val, onehot(y_val, len(labels))),
+    compile_and_fit(
+        qat,
+        (x_train, y_train, x_val, y_val),
+        len(labels),
+        tp,
+        learning_rate=qp["qat_learning_rate"],
         epochs=qp["qat_epochs"],
-        batch_size=tp["batch_size"],
-        shuffle=True,
-        verbose=2,
     )
     pin_qat_input_range(qat)
     return qat

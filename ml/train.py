@@ -168,6 +168,38 @@ def save_model(model: Any, out: Path) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def compile_and_fit(
+    model: Any,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    num_labels: int,
+    tp: dict[str, Any],
+    *,
+    learning_rate: float,
+    epochs: int,
+    callbacks: list[Any] | None = None,
+) -> None:
+    """Adam + (label-smoothed) cross-entropy on one-hot labels: training and QAT alike."""
+    from ml.models import keras
+
+    x_train, y_train, x_val, y_val = data
+    onehot = keras.utils.to_categorical
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
+        metrics=["accuracy"],
+    )
+    model.fit(
+        x_train,
+        onehot(y_train, num_labels),
+        validation_data=(x_val, onehot(y_val, num_labels)),
+        epochs=epochs,
+        batch_size=tp["batch_size"],
+        shuffle=True,
+        callbacks=callbacks or [],
+        verbose=2,
+    )
+
+
 def train(
     params: dict[str, Any], features: Path, out: Path, live_dir: Path | None = None
 ) -> dict[str, float]:
@@ -184,11 +216,6 @@ def train(
             f"{x_val.shape[1:]} differ in shape"
         )
     model = build_model(params["model"], x_train.shape[1:], len(labels))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=tp["learning_rate"]),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
-        metrics=["accuracy"],
-    )
     log.info(
         "%s: %d parameters, %d train / %d validation examples",
         model.name,
@@ -207,17 +234,16 @@ def train(
     if live_dir is not None:
         live = open_live(live_dir)
         callbacks.append(make_live_callback(live))
-    onehot = keras.utils.to_categorical
-    model.fit(
-        x_train,
-        onehot(y_train, len(labels)),
-        validation_data=(x_val, onehot(y_val, len(labels))),
+    compile_and_fit(
+        model,
+        (x_train, y_train, x_val, y_val),
+        len(labels),
+        tp,
+        learning_rate=tp["learning_rate"],
         epochs=tp["epochs"],
-        batch_size=tp["batch_size"],
-        shuffle=True,
         callbacks=callbacks,
-        verbose=2,
     )
+    onehot = keras.utils.to_categorical
     if best.weights is not None:
         model.set_weights(best.weights)
     _, train_acc = model.evaluate(x_train, onehot(y_train, len(labels)), verbose=0)
