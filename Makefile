@@ -13,9 +13,14 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+# Quiet, honest output: no TensorFlow/absl start-up chatter, no CUDA probing without a GPU,
+# no DVC analytics; progress bars only on a terminal (tqdm disables itself otherwise).
+export TF_CPP_MIN_LOG_LEVEL := 3
+export CUDA_VISIBLE_DEVICES ?= -1
+export GRPC_VERBOSITY := ERROR
+export DVC_NO_ANALYTICS := 1
 
 VENV_STAMP := $(VENV)/.installed
 APT_STAMP := build/.apt-installed
@@ -26,16 +31,20 @@ demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual 
 	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
 	@$(MAKE) data
 	@$(MAKE) repro
-	@$(MAKE) metrics
 	@$(MAKE) registry
 	@$(MAKE) hil-virtual
-	@echo "demo: done. Next: 'make plots', 'dvc metrics diff', 'make hil BOARD=esp32 PORT=/dev/ttyUSB0'"
+	@echo; echo "== demo: the model's figures (metrics/evaluate.json) =="
+	@$(MAKE) metrics
+	@echo; echo "demo: done. Next:"
+	@echo "  make plots                           # PNG + offline HTML of curves and confusion matrix"
+	@echo "  vim params.yaml && make repro        # change something; only affected stages rerun"
+	@echo "  dvc metrics diff HEAD                # what the change did"
+	@echo "  make hil BOARD=esp32 PORT=/dev/ttyUSB0   # flash a real board, smoke + acceptance"
 
 ##@ Setup
 .PHONY: help
-help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
-	  /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## Show this help (targets in the order of the work)
+	@awk -v COLOR=$$([ -t 1 ] && echo 1 || echo 0) -f tools/make-help.awk $(MAKEFILE_LIST)
 
 .PHONY: setup
 setup: $(VENV_STAMP) apt ## Create .venv and install Python and Debian dependencies (idempotent)
@@ -50,6 +59,10 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 apt: ## Install the Debian packages the targets need (skips what is installed)
 	@bash tools/apt-deps.sh
 
+.PHONY: toolchain-check
+toolchain-check: apt ## Compile one C++ file for the host and one for Cortex-M4: names a missing package in seconds
+	@bash tools/toolchain-check.sh build/toolchain-check
+
 .PHONY: lock
 lock: ## Re-resolve dependencies and rewrite constraints.txt
 	@rm -rf build/lock-venv && $(PYTHON_BOOT) -m venv build/lock-venv
@@ -57,7 +70,7 @@ lock: ## Re-resolve dependencies and rewrite constraints.txt
 	@build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 	@echo "lock: wrote constraints.txt ($$(wc -l < constraints.txt) pins)"
 
-##@ Quality
+##@ Tests
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff, shellcheck, actionlint and zizmor
 	@$(BIN)/ruff check ml hil tests tools
@@ -82,22 +95,23 @@ VECTORS_DIR ?= $(if $(wildcard hil/vectors/manifest.json),hil/vectors,$(TINY_DIR
 tiny: setup ## Tiny dataset + pipeline in build/tiny (for tests when the real export is absent)
 	@$(PY) -m ml.tiny --out $(TINY_DIR)
 
-
 ##@ Tests
 PYTEST_ARGS ?=
 .PHONY: test
-test: setup lint pytest $$(TEST_TARGETS) ## Everything CI runs: lint, Python tests, firmware tests
+test: setup toolchain-check lint pytest $$(TEST_TARGETS) ## Everything CI runs: toolchain check, lint, Python tests, firmware tests, virtual HIL
 	@echo "test: all green"
 
 .PHONY: pytest
 pytest: setup ## Python test suite (tests/)
-	@$(BIN)/pytest -n 2 --timeout=600 $(PYTEST_ARGS) tests
+	@$(BIN)/pytest -n 2 --dist loadscope --timeout=600 $(PYTEST_ARGS) tests
 
+##@ Benchmarks
 .PHONY: bench
 bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
 
-# Fragments (mk/*.mk, one per part) add their targets and append to TEST_TARGETS and
-# BENCH_TARGETS; the rules above read those lists after all files are parsed.
+# Fragments (one per part) add their targets and append to TEST_TARGETS and BENCH_TARGETS;
+# the rules above read those lists after all files are parsed. Listed by name, not globbed:
+# a missing fragment is an error, not a silently smaller `make test`.
 TEST_TARGETS :=
 BENCH_TARGETS :=
--include mk/*.mk
+include mk/data.mk mk/ml.mk mk/firmware.mk mk/hil.mk mk/bench.mk

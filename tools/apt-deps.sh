@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages the make targets need; a no-op in a second when all are there.
+# Every package any target uses is listed here: CI runs on a fresh machine, so a package that
+# was installed by hand makes CI green on one machine and red on the next.
 set -euo pipefail
 
-packages=(espeak-ng sox gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-  shellcheck clang libclang-rt-14-dev cmake)
+packages=(
+  espeak-ng sox                                 # ml.synth: offline speech, resampling
+  cmake                                         # firmware builds
+  gcc-arm-none-eabi libnewlib-arm-none-eabi     # Cortex-M4 build (C, newlib + rdimon)
+  libstdc++-arm-none-eabi-newlib                # Cortex-M4 C++ headers (<cstddef>): not pulled in by gcc-arm-none-eabi
+  qemu-system-arm                               # emulated Cortex-M4 (mps2-an386)
+  clang libclang-rt-14-dev                      # libFuzzer + sanitizers
+  shellcheck                                    # make lint
+)
 
 missing=()
 for p in "${packages[@]}"; do

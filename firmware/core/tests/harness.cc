@@ -5,12 +5,17 @@ namespace {
 constexpr int kMaxTests = 256;
 TestCase g_tests[kMaxTests];
 int g_count = 0;
+int g_dropped = 0;  // registrations past kMaxTests: never run, so the run must fail
 int g_failures = 0;
 bool g_current_failed = false;
 }  // namespace
 
 bool Register(const char* name, TestFn fn) {
-  if (g_count < kMaxTests) g_tests[g_count++] = TestCase{name, fn};
+  if (g_count < kMaxTests) {
+    g_tests[g_count++] = TestCase{name, fn};
+  } else {
+    ++g_dropped;
+  }
   return true;
 }
 
@@ -57,6 +62,16 @@ int RunAll() {
     std::printf("[%s] %s\n", g_current_failed ? "FAIL" : " ok ", g_tests[i].name);
   }
   std::printf("%d tests, %d failed\n", g_count, g_failures);
+  // A binary that ran nothing, or that holds more tests than it ran, is not a green run.
+  if (g_count == 0) {
+    std::printf("FAILED: no tests registered\n");
+    return 1;
+  }
+  if (g_dropped > 0) {
+    std::printf("FAILED: %d tests registered beyond kMaxTests=%d were not run\n", g_dropped,
+                kMaxTests);
+    return 1;
+  }
   return g_failures;
 }
 
