@@ -1,19 +1,27 @@
 # ML pipeline targets: dvc.yaml holds the stages (validate -> ... -> export -> register);
 # these wrap DVC and MLflow for people. The lead's `make demo` composes them.
 
-##@ ML pipeline
+##@ Pipeline
 .PHONY: repro
-repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs changed
+repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs changed; push the cache
 	@$(BIN)/dvc repro
+	@# Cached outputs (the confusion-matrix image, models) go to the remote so that others'
+	@# `dvc plots diff` against this commit finds both sides.
+	@$(BIN)/dvc push -q || echo "repro: warning: dvc push failed; others cannot diff images against this run" >&2
 
 .PHONY: metrics
 metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)
-	@$(PY) -m ml.evaluate --show metrics/evaluate.json
+	@$(PY) -m ml.evaluate --show metrics/evaluate.json --plots metrics/plots
 	@echo "(every metric: dvc metrics show --md; against main: dvc metrics diff main)"
 
 .PHONY: plots
-plots: setup ## Render the pipeline's plots (confusion matrix, training curves) to dvc_plots/
-	@$(BIN)/dvc plots show
+plots: setup ## Plots as PNGs + an offline index.html in dvc_plots/ (BASE=<rev> adds the before)
+	@$(PY) -m ml.plots --out dvc_plots $(if $(BASE),--rev $(BASE))
+
+.PHONY: exp
+exp: setup ## Compact comparison of DVC experiments: the key figures, changed params only
+	@$(BIN)/dvc exp show --only-changed --md --no-pager \
+	  --drop 'Created|State|Executor' 2>/dev/null || $(BIN)/dvc exp show --only-changed --md
 
 .PHONY: registry
 registry: setup ## Print the latest versions of registered model kws and their aliases

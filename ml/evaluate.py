@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ml import budget, tflm
 from ml.audio import read_wav
@@ -41,6 +40,7 @@ from ml.dataset import UNKNOWN, background_files, check_root, list_clips
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params
+from ml.progress import progress
 from ml.recognizer import RecognizeCommands
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def false_accepts(model_bytes: bytes, root: Path, params: dict[str, Any]) -> dic
     run = tflm.TfliteRunner(model_bytes, reference=False)
     rec = RecognizeCommands(ds["labels"], params["recognizer"])
     detections: dict[str, int] = {}
-    for t, end in tqdm(
+    for t, end in progress(
         zip(times, ends, strict=True), total=len(times), desc="stream", unit="inf", leave=False
     ):
         scores = run(feats[None, end - frames + 1 : end + 1])[0]
@@ -256,13 +256,20 @@ def write_outputs(
     metrics_path: Path,
     plots_dir: Path,
 ) -> None:
-    """Plots first (staged in a temp dir, then moved), metrics last: all or nothing."""
+    """Plots first (staged in a temp dir, then moved), metrics last: all or nothing.
+
+    Per-class precision/recall is a plot (one bar per label), not a metric: as metrics its
+    36 columns would crowd the figures people compare in `dvc exp show`.
+    """
+    metrics = dict(metrics)
+    per_class = [{"label": k, **v} for k, v in metrics.pop("per_class", {}).items()]
     plots_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".evaluate.", dir=plots_dir))
     try:
         write_json(stage / "confusion.json", records)
+        write_json(stage / "per_class.json", per_class)
         plot_confusion(cm, labels, stage / "confusion.png", "int8 (TFLM) confusion, test split")
-        for name in ("confusion.json", "confusion.png"):
+        for name in ("confusion.json", "per_class.json", "confusion.png"):
             os.replace(stage / name, plots_dir / name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -328,8 +335,8 @@ def evaluate(
     return metrics, confusion_records(y, pred_int8, labels), int8["confusion"]
 
 
-def metrics_table(path: Path) -> str:
-    """A readable table of an evaluate.json (for `make metrics`)."""
+def metrics_table(path: Path, per_class_path: Path | None = None) -> str:
+    """A readable table of an evaluate.json (for `make metrics`), with per-class figures."""
     try:
         m = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -349,6 +356,8 @@ def metrics_table(path: Path) -> str:
                 f"{b.get('fits')}"
             )
     per_class = m.get("per_class", {})
+    if per_class_path is not None and per_class_path.is_file():
+        per_class = {r["label"]: r for r in json.loads(per_class_path.read_text())}
     if per_class:
         lines += ["", f"{'label':<12} {'precision':>9} {'recall':>7} {'support':>8}"]
         for label, v in per_class.items():
@@ -373,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
     if args.show:
-        print(metrics_table(args.show))
+        print(metrics_table(args.show, args.plots / "per_class.json" if args.plots else None))
         return 0
     needed = ("float_model", "int8", "features", "data", "boards", "metrics", "plots")
     missing = [n for n in needed if getattr(args, n) is None]

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ml.audio import read_wav
 from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
@@ -34,6 +33,7 @@ from ml.errors import KwsError, run_main
 from ml.frontend import compute_features_batch
 from ml.fsutil import atomic_open, write_bytes_atomic
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def featurize(
     samples = clip_samples(params)
     fe, rate = params["frontend"], params["dataset"]["sample_rate"]
     parts = []
-    with tqdm(total=len(examples), desc=desc, unit="clip", leave=False) as bar:
+    with progress(total=len(examples), desc=desc, unit="clip", leave=False) as bar:
         for start in range(0, len(examples), CHUNK):
             audio = [
                 render(ex, params, backgrounds, samples) for ex in examples[start : start + CHUNK]

@@ -1,14 +1,13 @@
 """DVC stage `train`: features -> float Keras model, with dvclive metrics and curves.
 
-    python -m ml.train --features build/features --out build/model/float.keras \
-        --live build/dvclive/train [--params params.yaml]
+    python -m ml.train --features F --out MODEL.keras --metrics train.json --live DIR
 
 Trains `model.architecture` on the train split (float input = `dequantize_features(x)`),
 validates each epoch on the validation split, and saves the weights of the best validation
 epoch (ties: the later epoch) to --out. Seeds and TensorFlow op determinism make two runs on
-the same inputs give the same model. dvclive writes `<live>/metrics.json` and
-`<live>/plots/metrics/{train,val}/{loss,accuracy}.tsv` per epoch for `dvc plots` and
-`dvc metrics diff`.
+the same inputs give the same model. --metrics gets the training summary (the figures
+`dvc metrics diff` compares; epochs counted from 1); dvclive writes the per-epoch curves
+`<live>/plots/metrics/{train,val}/{loss,accuracy}.tsv` for `dvc plots` (x = epoch index).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import numpy as np
 from ml.errors import KwsError, run_main
 from ml.features import load_split
 from ml.frontend import dequantize_features
+from ml.fsutil import write_json_atomic
 from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,11 @@ def compile_and_fit(
 
 
 def train(
-    params: dict[str, Any], features: Path, out: Path, live_dir: Path | None = None
+    params: dict[str, Any],
+    features: Path,
+    out: Path,
+    live_dir: Path | None = None,
+    metrics_path: Path | None = None,
 ) -> dict[str, float]:
     """Train, save the best model to `out`; return the summary metrics."""
     from ml.models import build_model, keras
@@ -248,6 +252,7 @@ def train(
         model.set_weights(best.weights)
     _, train_acc = model.evaluate(x_train, onehot(y_train, len(labels)), verbose=0)
     summary = {
+        "epochs": int(tp["epochs"]),
         "best_epoch": best.epoch + 1,
         "val_accuracy": round(best.best, 6),
         "train_accuracy": round(float(train_acc), 6),
@@ -255,9 +260,9 @@ def train(
     }
     save_model(model, out)
     if live is not None:
-        for key, value in summary.items():
-            live.summary[key] = value
         live.end()
+    if metrics_path is not None:
+        write_json_atomic(metrics_path, summary)
     log.info("saved %s (best epoch %d, val accuracy %.4f)", out, best.epoch + 1, best.best)
     return summary
 
@@ -266,13 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
     ap.add_argument("--features", type=Path, required=True, help="directory of the split npz files")
     ap.add_argument("--out", type=Path, required=True, help="float model to write (.keras)")
-    ap.add_argument("--live", type=Path, help="dvclive directory (metrics.json, plots)")
+    ap.add_argument("--metrics", type=Path, help="training summary to write (JSON)")
+    ap.add_argument("--live", type=Path, help="dvclive directory (per-epoch curves)")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
     if args.out.suffix != ".keras":
         raise TrainError(f"{args.out}: the model file must end in .keras")
     params = load_params(args.params)
-    train(params, args.features, args.out, args.live)
+    train(params, args.features, args.out, args.live, args.metrics)
     return 0
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ml.audio import AudioError, read_wav
 from ml.dataset import (
@@ -35,6 +34,7 @@ from ml.dataset import (
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def validate(root: Path, params: dict[str, Any], progress: bool = True) -> dict[
     durations: list[float] = []
     clipped_samples = total_samples = clipped_clips = silent_clips = 0
 
-    for rel in tqdm(files, desc="validate", unit="clip", disable=None if progress else True):
+    for rel in progress_bar(files, desc="validate", unit="clip", enabled=progress):
         path = root / rel
         split = split_of.get(rel, "training")
         try:

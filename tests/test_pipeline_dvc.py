@@ -89,12 +89,14 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def test_outputs_exist(repo: Path) -> None:
     for rel in (
-        "metrics/data.json",
+        "reports/data.json",
+        "metrics/train.json",
+        "metrics/train/plots/metrics/val/accuracy.tsv",
         "metrics/evaluate.json",
         "metrics/registry.json",
         "metrics/plots/confusion.json",
+        "metrics/plots/per_class.json",
         "metrics/plots/confusion.png",
-        "build/dvclive/train/metrics.json",
         "firmware/generated/model_settings.h",
         "firmware/generated/model_data.cc",
         "hil/vectors/manifest.json",
@@ -212,3 +214,59 @@ def test_missing_dataset_fails_the_stage(repo: Path) -> None:
         "error: data/missing: dataset directory not found (run `make data`)"
     ]
     assert not (repo / "out").exists()
+
+
+def test_metrics_and_plots_diff_show_both_revisions(repo: Path) -> None:
+    """Metrics and plot data live in git (images in the DVC cache): a diff has a "before"."""
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    res = sh([str(BIN / "dvc"), "repro"], repo)  # earlier tests may have left a stage failed
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert sh([*git, "add", "-A"], repo).returncode == 0
+    assert sh([*git, "commit", "-q", "-m", "baseline run"], repo).returncode == 0
+    epochs = yaml.safe_load((repo / "params.yaml").read_text())["train"]["epochs"]
+    set_param(repo, "train.epochs", epochs + 1)
+    res = sh([str(BIN / "dvc"), "repro"], repo)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert sh([*git, "add", "-A"], repo).returncode == 0
+    assert sh([*git, "commit", "-q", "-m", "one more epoch"], repo).returncode == 0
+
+    res = sh([str(BIN / "dvc"), "metrics", "diff", "HEAD~1", "--all", "--json"], repo)
+    assert res.returncode == 0, res.stderr
+    diff = json.loads(res.stdout)
+    int8 = diff["metrics/evaluate.json"]["accuracy_int8"]
+    assert isinstance(int8["old"], float) and isinstance(int8["new"], float)
+    trained = diff["metrics/train.json"]["epochs"]
+    assert (trained["old"], trained["new"]) == (epochs, epochs + 1)
+    assert isinstance(diff["metrics/evaluate.json"]["esp32.est_latency_ms"]["old"], float)
+
+    res = sh([str(BIN / "dvc"), "params", "diff", "HEAD~1", "--json"], repo)
+    assert json.loads(res.stdout)["params.yaml"]["train.epochs"] == {
+        "old": epochs, "new": epochs + 1,
+    }  # fmt: skip
+
+    res = sh([str(BIN / "dvc"), "plots", "diff", "HEAD~1", "--json"], repo)
+    assert res.returncode == 0, res.stderr
+    assert "failed to load" not in (res.stdout + res.stderr).lower()
+    shown = json.loads(res.stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    curves = [k for k in shown["data"] if "val/accuracy" in k]
+    assert curves, sorted(shown["data"])
+    revs = {r for k in curves for d in shown["data"][k] for r in d.get("revisions", [])}
+    assert {"HEAD~1", "workspace"} <= revs, revs
+
+
+def test_plots_render_offline_with_a_before(repo: Path) -> None:
+    """`make plots BASE=HEAD~1`: PNGs of every plot and an index.html that loads nothing remote."""
+    out = repo / "dvc_plots"
+    res = sh([sys.executable, "-m", "ml.plots", "--out", str(out), "--rev", "HEAD~1"], repo)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert any("val_accuracy" in p for p in pngs), pngs
+    assert any("confusion.json" in p for p in pngs), pngs
+    assert {"HEAD_1_confusion.png", "workspace_confusion.png"} <= set(pngs), pngs
+    for name in pngs:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    pages = [out / "index.html", *out.glob("*.html")]
+    for page in pages:
+        text = page.read_text()
+        assert not re.search(r"<script[^>]+src=['\"]https?://", text), page.name

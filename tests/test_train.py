@@ -78,13 +78,16 @@ def test_train_writes_model_and_dvclive(tiny_features, tmp_path):
     features, params = tiny_features
     out = tmp_path / "model" / "float.keras"
     live = tmp_path / "live"
-    summary = train(params, features, out, live)
+    summary_path = tmp_path / "train.json"
+    summary = train(params, features, out, live, summary_path)
     model = keras.models.load_model(out, compile=False)
     assert model.output_shape == (None, 12)
     assert 1 <= summary["best_epoch"] <= 2
-    metrics = json.loads((live / "metrics.json").read_text())
-    assert set(metrics) >= {"train", "val", "step", "best_epoch", "val_accuracy"}
-    assert set(metrics["train"]) == {"loss", "accuracy"}
+    # the summary people diff: one name per figure, epochs counted from 1
+    written = json.loads(summary_path.read_text())
+    assert written == summary
+    assert set(written) == {"epochs", "best_epoch", "val_accuracy", "train_accuracy", "params"}
+    assert written["epochs"] == params["train"]["epochs"]
     for name in ("train/loss", "train/accuracy", "val/loss", "val/accuracy"):
         rows = (live / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()
         assert rows[0].split("\t")[:2] == ["step", name.split("/")[1]]
