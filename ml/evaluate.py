@@ -42,6 +42,7 @@ from ml import budget, tflm
 from ml.audio import read_wav
 from ml.dataset import UNKNOWN, background_files, check_root, list_clips
 from ml.errors import KwsError, run_main
+from ml.fsutil import output_error
 from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params
 from ml.recognizer import RecognizeCommands
@@ -424,14 +425,17 @@ def main(argv: list[str] | None = None) -> int:
         metrics.get("false_accepts_per_hour"),
     )
     check_gates(metrics, params)
-    write_outputs(
-        metrics,
-        records,
-        cm,
-        params["dataset"]["labels"],
-        metrics_path=args.metrics,
-        plots_dir=args.plots,
-    )
+    try:
+        write_outputs(
+            metrics,
+            records,
+            cm,
+            params["dataset"]["labels"],
+            metrics_path=args.metrics,
+            plots_dir=args.plots,
+        )
+    except OSError as exc:  # plots dir unwritable (the metrics file is written last, atomically)
+        raise output_error(exc.filename or args.plots, exc) from None
     log.info(
         "accuracy float %.4f int8 %.4f, %d bytes, arena %d, FA/h %s",
         metrics["accuracy_float"],

@@ -28,13 +28,19 @@ from ml.errors import KwsError
 def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside `path`; rename it to `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise output_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -61,7 +67,11 @@ def replace_dir(new: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def output_error(path: Path | str, exc: OSError, error: type[KwsError] = KwsError) -> KwsError:
+class OutputError(KwsError):
+    """An output could not be written (disk full, read-only, no permission)."""
+
+
+def output_error(path: Path | str, exc: OSError, error: type[KwsError] = OutputError) -> KwsError:
     """One line for a failed write: disk full, read-only, no permission..."""
     reason = {
         errno.ENOSPC: "no space left on the device",
