@@ -292,9 +292,9 @@ def evaluate(
 
     labels = list(params["dataset"]["labels"])
     data_root = check_root(Path(data_root))
-    model_bytes = tflm.read_model(int8_path)
-    boards = budget.load_boards(boards_path)
+    boards = budget.load_boards(boards_path)  # cheap checks first
     ops = budget.supported_ops(ops_path)
+    model_bytes = tflm.read_model(int8_path)
     facts, arena = model_facts(model_bytes, params)
     per_board, failures = budget.evaluate_boards(boards, facts, ops)
     if failures:
