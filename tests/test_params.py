@@ -47,21 +47,19 @@ def test_unquoted_yes_no_on_off_stay_strings(tmp_path: Path) -> None:
 
 
 def test_dvc_round_trip_keeps_params_valid(tmp_path: Path) -> None:
-    """What `dvc exp run -S train.epochs=1` does to the file: ruamel round-trip dump."""
-    from ruamel.yaml import YAML
+    """What `dvc exp run -S train.epochs=1` does: DVC's own YAML writer (ruamel, YAML 1.2)."""
+    from dvc.utils.serialize import modify_yaml
 
-    rt = YAML()  # DVC's dumper (round-trip, YAML 1.2)
-    data = rt.load(PARAMS.read_text())
-    data["train"]["epochs"] = 1
-    for key in ("keywords", "labels"):  # unquoted, as DVC leaves them after a modify
-        data["dataset"][key] = list(data["dataset"][key])
-    out = tmp_path / "params.yaml"
-    with out.open("w") as f:
-        rt.dump(data, f)
-    assert "- yes" in out.read_text() or " yes," in out.read_text()
-    p = load_params(out)
+    path = tmp_path / "params.yaml"
+    path.write_text(PARAMS.read_text())
+    with modify_yaml(path) as data:
+        data["train"]["epochs"] = 1
+        # a list set with -S comes back unquoted: dataset.keywords=[yes,no,...]
+        data["dataset"]["keywords"] = list(load_params(PARAMS)["dataset"]["keywords"])
+    assert "\n  - yes\n" in path.read_text() or " yes," in path.read_text()
+    p = load_params(path)
     assert p["train"]["epochs"] == 1
-    assert "yes" in p["dataset"]["keywords"]
+    assert p["dataset"]["keywords"] == load_params(PARAMS)["dataset"]["keywords"]
 
 
 @pytest.mark.parametrize(
