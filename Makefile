@@ -29,7 +29,7 @@ APT_STAMP := build/.apt-installed
 .PHONY: demo
 demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
 	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
-	@$(MAKE) data
+	@$(MAKE) data-verified  # data.dvc from the remote, or regenerated and checked equal
 	@$(MAKE) repro
 	@$(MAKE) registry
 	@$(MAKE) hil-virtual

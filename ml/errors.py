@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from ml import redact
+
 
 class KwsError(Exception):
     """Bad input or a failed gate; the message is one line naming the culprit."""
@@ -22,6 +24,7 @@ class KwsError(Exception):
 def setup_logging() -> None:
     level = os.environ.get("KWS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(levelname).1s %(name)s: %(message)s")
+    redact.install()  # no user:password@ of a URI in any log line
     # TensorFlow's C++ chatter hides the lines people need.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,7 +35,7 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     try:
         code = main(argv)
     except KwsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

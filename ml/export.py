@@ -7,8 +7,14 @@
 Writes exactly what docs/contracts.md specifies: model_data.h/.cc (alignas(16) array and its
 length), model_settings.h (header-only constexpr facts), model_settings.json (the same for
 tools), a copy of model_int8.tflite, and the golden vectors (test-split features with the TFLM
-runtime's outputs; test clips with the features ml.frontend computes). Each directory is
-built in a temp directory and renamed into place, so readers never see half an export.
+runtime's outputs; test clips with the features ml.frontend computes). Both directories are
+built in temp directories and swapped in together under a journal (ml/fsutil.replace_dirs):
+an export killed halfway leaves both from the previous model or both from the new one, and
+the next export finishes an interrupted swap first.
+
+Outputs depend only on the model, params and data: no git sha, time or path, so equal models
+give byte-identical exports (and an unchanged dvc.lock). The firmware build stamps its own
+provenance (git sha, build time).
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,7 @@ from ml import tflm
 from ml.audio import read_wav
 from ml.dataset import check_root, list_clips
 from ml.errors import KwsError, run_main
-from ml.fsutil import read_json_object, replace_dir
+from ml.fsutil import output_error, read_json_object, recover_dirs, replace_dirs
 from ml.params import DEFAULT_PARAMS, frames_per_clip, load_params, params_hash
 
 log = logging.getLogger(__name__)
@@ -43,22 +48,6 @@ class ExportError(KwsError):
 
 
 # ---------------------------------------------------------------- provenance
-
-
-def git_sha(repo: Path = Path(".")) -> str:
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    sha = res.stdout.strip()
-    return sha if res.returncode == 0 and len(sha) == 40 else "unknown"
 
 
 def data_hash(data_root: Path) -> str:
@@ -202,13 +191,12 @@ def settings_header(s: dict[str, Any]) -> str:
         f"constexpr int32_t kSuppressionMs = {rc['suppression_ms']};",
         f"constexpr int kMinimumCount = {rc['minimum_count']};",
         "",
-        "// Model facts and provenance.",
+        "// Model facts and provenance (the firmware build stamps git sha and build time).",
         f"constexpr int kTensorArenaSize = {m['tensor_arena_size']};  // measured "
         f"{m['arena_bytes']} + margin",
         f"constexpr unsigned int kModelBytes = {m['bytes']};",
         f"constexpr long kModelMacs = {m['macs']};",
         f"inline constexpr const char kModelSha256[] = {_c_str(m['sha256'])};",
-        f"inline constexpr const char kGitSha[] = {_c_str(pv['git_sha'])};",
         f"inline constexpr const char kDataHash[] = {_c_str(pv['data_hash'])};",
         f"inline constexpr const char kParamsHash[] = {_c_str(pv['params_hash'])};",
         f"constexpr int kOpCount = {len(m['ops'])};",
@@ -306,6 +294,11 @@ def write_text(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def swap_journal(firmware_dir: Path) -> Path:
+    """Where the swap of firmware/generated + hil/vectors is journalled (beside the first)."""
+    return Path(firmware_dir).parent / f".{Path(firmware_dir).name}.export-swap.json"
+
+
 def _staging(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -324,13 +317,16 @@ def export(
     """Write both directories; return the settings dict."""
     from ml.features import load_split
 
+    firmware_dir, vectors_dir = Path(firmware_dir), Path(vectors_dir)
+    journal = swap_journal(firmware_dir)
+    if recover_dirs(journal):
+        log.warning("finished the swap of an export that was interrupted (%s)", journal)
     model_bytes = tflm.read_model(int8_path)
     metrics = read_json_object(
         metrics_path, "evaluate metrics", ExportError, " (run the evaluate stage)"
     )
     data_root = check_root(Path(data_root))
     provenance = {
-        "git_sha": git_sha(),
         "data_hash": data_hash(data_root),
         "params_hash": params_hash(params),
     }
@@ -344,7 +340,15 @@ def export(
     expected = expected.reshape(len(gx), -1)
     audio, afeats, ay = golden_audio(data_root, params, params["export"]["golden_audio"])
 
-    fw_tmp, vec_tmp = _staging(Path(firmware_dir)), _staging(Path(vectors_dir))
+    try:
+        fw_tmp = _staging(firmware_dir)
+    except OSError as exc:
+        raise output_error(firmware_dir.parent, exc, ExportError) from None
+    try:
+        vec_tmp = _staging(vectors_dir)
+    except OSError as exc:
+        shutil.rmtree(fw_tmp, ignore_errors=True)
+        raise output_error(vectors_dir.parent, exc, ExportError) from None
     try:
         write_text(fw_tmp / "model_data.h", MODEL_DATA_H)
         write_text(fw_tmp / "model_data.cc", model_data_cc(model_bytes, model_sha))
@@ -362,11 +366,13 @@ def export(
         write_text(vec_tmp / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         for d in (fw_tmp, vec_tmp):
             os.chmod(d, 0o755)
-        replace_dir(fw_tmp, Path(firmware_dir))
-        replace_dir(vec_tmp, Path(vectors_dir))
+        replace_dirs([(fw_tmp, firmware_dir), (vec_tmp, vectors_dir)], journal)
+    except OSError as exc:
+        raise output_error(exc.filename or firmware_dir, exc, ExportError) from None
     finally:
-        shutil.rmtree(fw_tmp, ignore_errors=True)
-        shutil.rmtree(vec_tmp, ignore_errors=True)
+        if not journal.exists():  # else the staged trees are the swap's to finish
+            shutil.rmtree(fw_tmp, ignore_errors=True)
+            shutil.rmtree(vec_tmp, ignore_errors=True)
     log.info(
         "exported %s (%d bytes, arena %d) and %d vectors + %d clips to %s",
         firmware_dir,

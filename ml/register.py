@@ -1,23 +1,30 @@
-"""DVC stage `register`: one MLflow run per repro, and the int8 model as a new `kws` version.
+"""DVC stage `register`: the int8 model as a `kws` version with the alias `candidate`.
 
     python -m ml.register --int8 build/model/model_int8.tflite --firmware firmware/generated \
-        --out metrics/registry.json [--metrics metrics/evaluate.json] [--data-report
-        metrics/data.json] [--plots metrics/plots] [--params params.yaml]
+        [--metrics metrics/evaluate.json] [--data-report metrics/data.json] \
+        [--plots metrics/plots] [--params params.yaml] [--out registry.json]
 
-The run (experiment `kws`) logs the flattened params, the numbers of evaluate.json and
+Registration is keyed on the model's sha256: when a version with these model bytes exists,
+it gets the alias and nothing new is logged, so rerunning the pipeline on the same commit
+(or on another commit that gives the same model) never registers a model twice. Otherwise
+a run (experiment `kws`) logs the flattened params, the numbers of evaluate.json and
 data.json, and artefacts: the .tflite, the plots, the data report, a model card and the pip
-freeze. The .tflite becomes a new version of registered model `kws`, tagged with git sha,
-data hash, params hash and model sha256 (from the export, so registry and firmware agree),
-and gets the alias `candidate` (aliases, never the deprecated stages).
+freeze; the .tflite becomes a new version of registered model `kws`, tagged with git sha
+(of the checkout that registered it), data hash, params hash and model sha256 (from the
+export, so registry and firmware agree), and gets the alias `candidate` (aliases, never the
+deprecated stages). Only models that passed evaluate's quality gates get here.
 
-Tracking URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db. An HTTP server is probed
-first, so an unreachable one is a one-line error within seconds; registry.json is written
-only after everything succeeded.
+Tracking URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db; a user:password in it is
+never printed or written (ml/redact.py). An HTTP server is probed first, so an unreachable
+one is a one-line error within seconds. The stage has no DVC output (run ids and the
+machine's paths stay out of dvc.lock and git): `make registry` prints what MLflow holds;
+`--out` writes the same facts to a local JSON file for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import logging
@@ -25,14 +32,17 @@ import os
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ml import tflm
 from ml.errors import KwsError, run_main
 from ml.fsutil import read_json_object
 from ml.fsutil import write_json_atomic as write_json
 from ml.params import DEFAULT_PARAMS, load_params, params_hash
+from ml.redact import redact, redact_uri
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "kws"
@@ -40,6 +50,7 @@ EXPERIMENT = "kws"
 ALIAS = "candidate"
 DEFAULT_URI = "sqlite:///mlflow.db"
 PROBE_TIMEOUT_S = 3.0
+TAG_KEYS = ("git_sha", "data_hash", "params_hash", "model_sha256")
 
 
 class RegisterError(KwsError):
@@ -50,20 +61,82 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
 
 
+def _quiet_mlflow() -> None:
+    """Fail fast rather than retry for minutes; no "View run at <uri>" lines (credentials)."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def _mlflow_error(uri: str, exc: BaseException) -> RegisterError:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RegisterError(redact(f"MLflow ({redact_uri(uri)}): {msg[:300]}", uri))
+
+
+def _health_request(uri: str) -> urllib.request.Request:
+    """GET <uri>/health; user:password in the URI become a basic-auth header, not the URL."""
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    url = urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", "")
+    )
+    req = urllib.request.Request(url)
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    return req
+
+
 def probe(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Fail fast (one line) when an HTTP tracking server does not answer."""
     if not uri.startswith(("http://", "https://")):
         return
-    url = uri.rstrip("/") + "/health"
+    shown = redact_uri(uri)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(_health_request(uri), timeout=timeout) as resp:
             if resp.status != 200:
-                raise RegisterError(f"MLflow tracking server {uri}: /health answered {resp.status}")
+                raise RegisterError(
+                    f"MLflow tracking server {shown}: /health answered {resp.status}"
+                )
     except urllib.error.HTTPError as exc:
-        raise RegisterError(f"MLflow tracking server {uri}: /health answered {exc.code}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RegisterError(f"MLflow tracking server {uri} unreachable ({reason})") from None
+        raise RegisterError(
+            f"MLflow tracking server {shown}: /health answered {exc.code}"
+        ) from None
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+        reason = redact(str(getattr(exc, "reason", exc)), uri)
+        raise RegisterError(f"MLflow tracking server {shown} unreachable ({reason})") from None
+
+
+def git_sha(repo: Path = Path(".")) -> str:
+    """The checkout's commit (a registry tag; never written into DVC-tracked outputs)."""
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    sha = res.stdout.strip()
+    return sha if res.returncode == 0 and len(sha) == 40 else "unknown"
+
+
+def find_version(client: Any, model_sha: str) -> Any | None:
+    """The oldest `kws` version whose model_sha256 tag is `model_sha`, or None."""
+    versions = client.search_model_versions(
+        f"name='{MODEL_NAME}' and tag.model_sha256='{model_sha}'"
+    )
+    same = [v for v in versions if (v.tags or {}).get("model_sha256") == model_sha]
+    return min(same, key=lambda v: int(v.version)) if same else None
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -101,8 +174,10 @@ def pip_freeze() -> str:
     return "".join(sorted(f"{d.metadata['Name']}=={d.version}\n" for d in metadata.distributions()))
 
 
-def model_card(settings: dict[str, Any], metrics: dict[str, Any], run_id: str) -> str:
-    m, pv = settings["model"], settings["provenance"]
+def model_card(
+    settings: dict[str, Any], metrics: dict[str, Any], run_id: str, tags: dict[str, str]
+) -> str:
+    m, pv = settings["model"], tags
     boards = [k for k, v in metrics.items() if isinstance(v, dict) and "fits" in v]
     rows = "\n".join(
         f"| {b} | {metrics[b].get('est_latency_ms')} | {metrics[b].get('fits')} |" for b in boards
@@ -169,13 +244,8 @@ def register(
 ) -> dict[str, Any]:
     """Log the run, register the version, set the alias; return registry.json's content."""
     uri = tracking_uri()
-    # Fail fast rather than retry for minutes against a dead server.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-    try:
-        model_bytes = Path(int8_path).read_bytes()
-    except OSError as exc:
-        raise RegisterError(f"{int8_path}: cannot read the model ({exc.strerror or exc})") from None
+    _quiet_mlflow()
+    model_bytes = tflm.read_model(int8_path)  # verified flatbuffer, or a one-line error
     settings = read_json_object(
         Path(firmware_dir) / "model_settings.json", "exported model settings", RegisterError
     )
@@ -187,9 +257,11 @@ def register(
             f"{firmware_dir}/model_settings.json: model sha256 differs from {int8_path} "
             f"(run the export stage)"
         )
-    provenance = settings["provenance"]
+    provenance = settings.get("provenance")
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("data_hash"), str):
+        raise RegisterError(f"{firmware_dir}/model_settings.json: provenance.data_hash missing")
     tags = {
-        "git_sha": provenance["git_sha"],
+        "git_sha": git_sha(),
         "data_hash": provenance["data_hash"],
         "params_hash": provenance.get("params_hash") or params_hash(params),
         "model_sha256": model_sha,
@@ -201,9 +273,19 @@ def register(
     from mlflow.exceptions import MlflowException
 
     try:
+        client = MlflowClient(uri)
+        existing = find_version(client, model_sha)
+        if existing is not None:
+            client.set_registered_model_alias(MODEL_NAME, ALIAS, existing.version)
+            log.info(
+                "model sha256 %s is already version %s: alias %s moved, nothing new registered",
+                model_sha[:12],
+                existing.version,
+                ALIAS,
+            )
+            return _info(uri, existing.run_id, existing.version, existing.source, existing.tags)
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(EXPERIMENT)
-        client = MlflowClient(uri)
         with mlflow.start_run(run_name=f"repro-{tags['git_sha'][:8]}", tags=tags) as run:
             run_id = run.info.run_id
             flat = {
@@ -219,7 +301,7 @@ def register(
                 mlflow.log_artifact(str(params_file), "params")
             if Path(plots_dir).is_dir():
                 mlflow.log_artifacts(str(plots_dir), "plots")
-            mlflow.log_text(model_card(settings, metrics, run_id), "model_card.md")
+            mlflow.log_text(model_card(settings, metrics, run_id, tags), "model_card.md")
             mlflow.log_text(pip_freeze(), "environment/pip-freeze.txt")
             source = f"{run.info.artifact_uri}/model"
         try:
@@ -234,26 +316,31 @@ def register(
         )
         client.set_registered_model_alias(MODEL_NAME, ALIAS, version.version)
     except (MlflowException, OSError) as exc:  # requests' errors are OSErrors
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegisterError(f"MLflow ({uri}): {msg[:300]}") from None
+        raise _mlflow_error(uri, exc) from None
+    return _info(uri, run_id, version.version, source, tags)
+
+
+def _info(
+    uri: str, run_id: str, version: str | int, source: str, tags: dict[str, str]
+) -> dict[str, Any]:
+    """What register prints and --out writes (the URI without credentials)."""
     return {
-        "tracking_uri": uri,
+        "tracking_uri": redact_uri(uri),
         "experiment": EXPERIMENT,
         "run_id": run_id,
         "model_name": MODEL_NAME,
-        "version": int(version.version),
+        "version": int(version),
         "alias": ALIAS,
-        "model_uri": f"models:/{MODEL_NAME}/{version.version}",
-        "source": source,
-        **tags,
+        "model_uri": f"models:/{MODEL_NAME}/{version}",
+        "source": redact_uri(source),
+        **{k: (tags or {}).get(k, "") for k in TAG_KEYS},
     }
 
 
 def list_versions(limit: int = 5) -> str:
     """The latest `kws` versions with their aliases and tags (for `make registry`)."""
     uri = tracking_uri()
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    _quiet_mlflow()
     probe(uri)
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -267,12 +354,12 @@ def list_versions(limit: int = 5) -> str:
         if versions:
             for alias, v in client.get_registered_model(MODEL_NAME).aliases.items():
                 aliases.setdefault(str(v), []).append(alias)
-    except MlflowException as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegisterError(f"MLflow ({uri}): {msg[:300]}") from None
+    except (MlflowException, OSError) as exc:
+        raise _mlflow_error(uri, exc) from None
+    shown = redact_uri(uri)
     if not versions:
-        return f"no versions of '{MODEL_NAME}' at {uri} (run `make repro`)"
-    lines = [f"registered model '{MODEL_NAME}' at {uri}"]
+        return f"no versions of '{MODEL_NAME}' at {shown} (run `make repro`)"
+    lines = [f"registered model '{MODEL_NAME}' at {shown}"]
     lines.append(f"{'version':>7}  {'aliases':<22} {'model_sha256':<14} {'git_sha':<10} run_id")
     for v in versions:
         t = v.tags or {}
@@ -288,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="only print the latest versions")
     ap.add_argument("--int8", type=Path, help="int8 .tflite")
     ap.add_argument("--firmware", type=Path, help="firmware/generated")
-    ap.add_argument("--out", type=Path, help="registry.json to write")
+    ap.add_argument("--out", type=Path, help="also write the version's facts to this JSON")
     ap.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
     ap.add_argument("--data-report", type=Path, default=Path("metrics/data.json"))
     ap.add_argument("--plots", type=Path, default=Path("metrics/plots"))
@@ -297,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_versions())
         return 0
-    missing = [f"--{n}" for n in ("int8", "firmware", "out") if getattr(args, n) is None]
+    missing = [f"--{n}" for n in ("int8", "firmware") if getattr(args, n) is None]
     if missing:
         raise RegisterError(f"python -m ml.register: missing {', '.join(missing)}")
     params = load_params(args.params)
@@ -310,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         plots_dir=args.plots,
         params_file=args.params,
     )
-    write_json(args.out, info)
+    if args.out:
+        write_json(args.out, info)
     log.info(
         "registered %s version %s (alias %s), run %s",
         MODEL_NAME,

@@ -5,6 +5,12 @@ TensorFlow Lite's *reference* kernels (BUILTIN_REF): the default optimized kerne
 XNNPACK round differently (single rounding), so only the reference kernels can be bit-exact
 with TFLM. Facts about the model (ops, MACs, I/O quantization) come from the flatbuffer
 itself, parsed with the schema that ships with tflite-micro.
+
+`read_model` runs the flatbuffer verifier before anything trusts the bytes: TFLM and the
+Python schema reader follow offsets without bounds checks, so a truncated or corrupt body
+could crash them or yield garbage. The verifier is TensorFlow Lite's
+(`FlatBufferModel::VerifyAndBuildFromBuffer`, run when `tf.lite.Interpreter` is created);
+tflite-micro ships none.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _ARENA_LINE = re.compile(r"Arena allocation total (\d+) bytes")
 MIN_ARENA = 64 * 1024  # the measuring interpreter's arena floor
+_VERIFIED: set[str] = set()  # sha256 of buffers the verifier accepted in this process
 
 
 class ModelFileError(KwsError):
@@ -51,7 +58,34 @@ def read_model(path: Path | str) -> bytes:
         raise ModelFileError(f"{path}: unreadable ({exc.strerror or exc})") from None
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFileError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    verify_model(data, str(path))
     return data
+
+
+def verify_model(model_bytes: bytes, src: str = "model") -> None:
+    """Raise ModelFileError unless the flatbuffer verifier accepts `model_bytes`."""
+    import hashlib
+
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    if digest in _VERIFIED:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    bad = None
+    with warnings.catch_warnings(), _capture_c_output() as lines:
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        try:
+            tf.lite.Interpreter(model_content=bytes(model_bytes))
+        except ValueError as exc:
+            if "not a valid flatbuffer" in str(exc).lower():
+                bad = "the flatbuffer verifier rejects it: truncated or corrupt"
+        except RuntimeError:
+            pass  # verified, but TFLite cannot build it (e.g. a custom op): TFLM judges that
+    if bad:
+        log.debug("verifier output: %s", lines)
+        raise ModelFileError(f"{src}: not a valid TFLite model ({bad})")
+    _VERIFIED.add(digest)
 
 
 def _model(model_bytes: bytes) -> Any:

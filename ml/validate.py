@@ -152,6 +152,8 @@ def validate(root: Path, params: dict[str, Any], progress: bool = True) -> dict[
             where = ", ".join(f"{first[s]} ({s})" for s in splits)
             problems.append(f"identical audio in more than one split: {where}")
 
+    if len(problems) == 1:
+        raise ValidationError(f"{problems[0]} (report not written)")
     if problems:
         for line in problems:
             print(f"error: {line}", file=sys.stderr, flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_garbage_file(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a wav file at all, just text")
     with pytest.raises(AudioError) as exc:
         read_wav(bad)
-    assert str(exc.value) == f"{bad}: unreadable wav (file does not start with RIFF id)"
+    assert str(exc.value) == f"{bad}: unreadable wav (not a RIFF/WAVE file)"
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_empty_file(tmp_path: Path) -> None:
     bad.write_bytes(b"")
     with pytest.raises(AudioError) as exc:
         read_wav(bad)
-    assert str(exc.value) == f"{bad}: unreadable wav (EOFError)"
+    assert str(exc.value) == f"{bad}: unreadable wav (not a RIFF/WAVE file)"
 
 
 def test_stereo(tmp_path: Path) -> None:
@@ -97,3 +98,62 @@ def test_other_sample_rate_is_read(tmp_path: Path) -> None:
     """read_wav reports the rate; judging it is the caller's job (ml.validate)."""
     write_wav(tmp_path / "r.wav", np.zeros(8, dtype=np.int16), 8000)
     assert read_wav(tmp_path / "r.wav")[1] == 8000
+
+
+GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
+
+
+def riff(fmt_code: int, bits: int, payload: bytes, extensible_sub: int | None = None) -> bytes:
+    """A wav file by hand: plain fmt, or WAVE_FORMAT_EXTENSIBLE with a sub-format."""
+    channels, rate = 1, 16000
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", fmt_code, channels, rate, rate * block, block, bits)
+    if extensible_sub is not None:
+        fmt += struct.pack("<HHI", 22, bits, 0x4) + struct.pack("<H", extensible_sub) + GUID_TAIL
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"LIST" + struct.pack("<I", 4) + b"INFO"  # an extra chunk readers must skip
+    chunks += b"data" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def test_wave_format_extensible_pcm_is_read(tmp_path: Path) -> None:
+    audio = np.array([0, 1, -1, 32767, -32768, 1234], dtype=np.int16)
+    path = tmp_path / "ext.wav"
+    path.write_bytes(riff(0xFFFE, 16, audio.astype("<i2").tobytes(), extensible_sub=1))
+    back, rate = read_wav(path)
+    assert rate == 16000
+    np.testing.assert_array_equal(back, audio)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (riff(3, 32, np.zeros(4, "<f4").tobytes()), "32-bit float samples, expected 16-bit PCM"),
+        (
+            riff(0xFFFE, 32, np.zeros(4, "<f4").tobytes(), extensible_sub=3),
+            "32-bit float samples, expected 16-bit PCM",
+        ),
+        (riff(7, 8, b"\x00" * 4), "8-bit mu-law samples, expected 16-bit PCM"),
+        (riff(1, 16, b""), "no samples (0 frames)"),
+        (riff(0xFFFE, 16, b"", extensible_sub=1), "no samples (0 frames)"),
+        (riff(1, 16, b"\x00" * 8)[:-3], "truncated wav (2 of 4 samples present)"),
+        (riff(1, 16, b"\x00" * 8)[:20], "unreadable wav (fmt chunk too short)"),
+        (riff(1, 16, b"\x00" * 8).replace(b"data", b"DATA"), "unreadable wav (no data chunk)"),
+    ],
+    ids=[
+        "float",
+        "extensible-float",
+        "mu-law",
+        "0-frames",
+        "extensible-0-frames",
+        "truncated",
+        "short-fmt",
+        "no-data",
+    ],
+)
+def test_other_formats_are_named_errors(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "x.wav"
+    path.write_bytes(data)
+    with pytest.raises(AudioError) as exc:
+        read_wav(path)
+    assert str(exc.value) == f"{path}: {message}"

@@ -26,7 +26,7 @@ HEADER_CONSTANTS = [
     "kUpperBandLimit", "kSmoothingBits", "kEvenSmoothing", "kOddSmoothing",
     "kMinSignalRemaining", "kEnablePcan", "kPcanStrength", "kPcanOffset", "kGainBits",
     "kEnableLog", "kScaleShift", "kAverageWindowMs", "kDetectionThreshold", "kSuppressionMs",
-    "kMinimumCount", "kTensorArenaSize", "kModelSha256", "kGitSha", "kDataHash", "kOpCount",
+    "kMinimumCount", "kTensorArenaSize", "kModelSha256", "kDataHash", "kOpCount",
     "kOps",
 ]  # fmt: skip
 
@@ -82,7 +82,8 @@ def test_settings_json(out: dict) -> None:
     assert m["macs"] == tflm.count_macs(model)
     assert m["arena_bytes"] == tflm.measure_arena(model)
     assert m["tensor_arena_size"] % 16 == 0 and m["tensor_arena_size"] > m["arena_bytes"]
-    assert set(s["provenance"]) == {"git_sha", "data_hash", "params_hash"}
+    # no git sha, time or path: equal models give equal exports (the firmware build stamps)
+    assert set(s["provenance"]) == {"data_hash", "params_hash"}
 
 
 def test_header_has_every_constant_and_matches_json(out: dict) -> None:
@@ -190,3 +191,72 @@ def test_pick_and_data_hash(tmp_path: Path) -> None:
     assert export.data_hash(root) != h1
     (tmp_path / "ds.dvc").write_text("outs:\n- path: ds\n  md5: 0123456789abcdef.dir\n")
     assert export.data_hash(root) == "0123456789abcdef"
+
+
+def export_argv(root: Path, fw: Path, vec: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "ml.export", "--int8", str(root / "model/model_int8.tflite"),
+        "--features", str(root / "features"), "--data", str(root / "data/speech_commands"),
+        "--metrics", str(root / "metrics/evaluate.json"), "--firmware", str(fw),
+        "--vectors", str(vec), "--params", str(root / "params.yaml"),
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_export_is_byte_identical_anywhere(out: dict, tmp_path: Path) -> None:
+    """Another directory (and commit) gives the same bytes: nothing machine- or commit-specific."""
+    fw, vec = tmp_path / "elsewhere/generated", tmp_path / "elsewhere/vectors"
+    res = subprocess.run(
+        export_argv(out["root"], fw, vec),
+        capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for mine, theirs in ((fw, out["gen"]), (vec, out["vec"])):
+        names = sorted(p.name for p in theirs.iterdir())
+        assert sorted(p.name for p in mine.iterdir()) == names
+        for name in names:
+            assert (mine / name).read_bytes() == (theirs / name).read_bytes(), name
+    for p in fw.iterdir():
+        text = p.read_bytes()
+        assert str(REPO).encode() not in text and str(tmp_path).encode() not in text, p.name
+
+
+@pytest.mark.parametrize("kill_after", [0, 1, 2, 3])
+def test_a_swap_killed_halfway_is_never_a_mix(tmp_path: Path, kill_after: int) -> None:
+    """replace_dirs killed after k renames: both dirs old or new (or absent), then recovered."""
+    from ml import fsutil
+
+    class Killed(BaseException):
+        pass
+
+    fw, vec = tmp_path / "firmware/generated", tmp_path / "hil/vectors"
+    for d, tag in ((fw, "old"), (vec, "old")):
+        d.mkdir(parents=True)
+        (d / "model").write_text(tag)
+    new_fw, new_vec = tmp_path / "firmware/.new", tmp_path / "hil/.new"
+    for d in (new_fw, new_vec):
+        d.mkdir()
+        (d / "model").write_text("new")
+    journal = export.swap_journal(fw)
+    renames = {"n": 0}
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if renames["n"] == kill_after:
+            raise Killed  # like SIGKILL: no cleanup runs
+        renames["n"] += 1
+        return real_rename(self, target)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "rename", rename)
+        with pytest.raises(Killed):
+            fsutil.replace_dirs([(new_fw, fw), (new_vec, vec)], journal)
+    seen = {d: (d / "model").read_text() for d in (fw, vec) if d.is_dir()}
+    assert len(set(seen.values())) <= 1, seen  # never one old and one new
+    assert journal.is_file()
+    assert fsutil.recover_dirs(journal)
+    assert (fw / "model").read_text() == (vec / "model").read_text() == "new"
+    assert not journal.exists()
+    assert not fsutil.recover_dirs(journal)
+    leftovers = [p.name for p in (*fw.parent.iterdir(), *vec.parent.iterdir())]
+    assert sorted(leftovers) == ["generated", "vectors"]

@@ -69,6 +69,10 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     params["dataset"]["path"] = "data/speech_commands"
     params["train"]["epochs"] = 5  # the stages' wiring is under test here, not accuracy
     params["evaluate"]["stream_minutes"] = 0.5
+    # a 5-epoch model: the gates are opened here and closed by the gate test
+    params["evaluate"].update(
+        min_accuracy_int8=0.0, max_int8_drop=1.0, max_false_accepts_per_hour=100000.0
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".gitignore").write_text("/data/\n/mlflow.db\n/mlruns/\n/mlartifacts/\n__pycache__/\n")
     assert sh(["git", "init", "-q"], root).returncode == 0
@@ -87,13 +91,19 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     yield root
 
 
+def versions(repo: Path) -> list:
+    """The `kws` versions in the copy's MLflow registry (sqlite:///<repo>/mlflow.db)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(f"sqlite:///{repo / 'mlflow.db'}").search_model_versions("name='kws'")
+
+
 def test_outputs_exist(repo: Path) -> None:
     for rel in (
         "reports/data.json",
         "metrics/train.json",
         "metrics/train/plots/metrics/val/accuracy.tsv",
         "metrics/evaluate.json",
-        "metrics/registry.json",
         "metrics/plots/confusion.json",
         "metrics/plots/per_class.json",
         "metrics/plots/confusion.png",
@@ -105,9 +115,12 @@ def test_outputs_exist(repo: Path) -> None:
         assert (repo / rel).is_file(), rel
     m = json.loads((repo / "metrics/evaluate.json").read_text())
     assert m["tflm_tflite_mismatches"] == 0
-    reg = json.loads((repo / "metrics/registry.json").read_text())
     settings = json.loads((repo / "firmware/generated/model_settings.json").read_text())
-    assert reg["model_sha256"] == settings["model"]["sha256"]
+    [version] = versions(repo)
+    assert version.tags["model_sha256"] == settings["model"]["sha256"]
+    assert not (repo / "metrics/registry.json").exists()  # no run ids or paths in outputs
+    lock = (repo / "dvc.lock").read_text()
+    assert str(repo) not in lock and "registry.json" not in lock
     shown = sh([str(BIN / "dvc"), "metrics", "show", "--json"], repo)
     assert shown.returncode == 0, shown.stderr
     assert "accuracy_int8" in shown.stdout
@@ -120,14 +133,44 @@ def test_second_repro_is_a_no_op(repo: Path) -> None:
     assert "Data and pipelines are up to date." in res.stdout
 
 
+def test_registering_the_same_model_again_adds_no_version(repo: Path) -> None:
+    """A second `make demo` (or another commit with the same model): one MLflow version."""
+    before = [(v.version, v.run_id) for v in versions(repo)]
+    lock = (repo / "dvc.lock").read_text()
+    res = sh([str(BIN / "dvc"), "repro", "-f", "-s", "register"], repo)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert ran_stages(res) == ["register"]
+    assert [(v.version, v.run_id) for v in versions(repo)] == before
+    assert (repo / "dvc.lock").read_text() == lock
+
+
+def test_a_gate_below_the_model_fails_evaluate_and_registers_nothing(repo: Path) -> None:
+    path = repo / "params.yaml"
+    original = path.read_text()
+    acc = json.loads((repo / "metrics/evaluate.json").read_text())["accuracy_int8"]
+    before = len(versions(repo))
+    set_param(repo, "evaluate.min_accuracy_int8", 0.999)
+    try:
+        res = sh([str(BIN / "dvc"), "repro"], repo)
+        assert res.returncode != 0
+        assert ran_stages(res) == ["evaluate"]
+        assert (
+            f"error: quality gate: accuracy_int8 {acc} is below evaluate.min_accuracy_int8 "
+            "0.999 (model not exported or registered)\n" in res.stderr
+        )
+        assert "Traceback" not in res.stderr
+        assert len(versions(repo)) == before
+    finally:
+        path.write_text(original)
+
+
 def test_quantize_param_reruns_only_downstream(repo: Path) -> None:
-    before = json.loads((repo / "metrics/registry.json").read_text())
+    before = len(versions(repo))
     set_param(repo, "quantize.representative_samples", 48)
     res = sh([str(BIN / "dvc"), "repro"], repo)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert ran_stages(res) == ["quantize", "evaluate", "export", "register"]
-    after = json.loads((repo / "metrics/registry.json").read_text())
-    assert after["version"] == before["version"] + 1
+    assert len(versions(repo)) == before + 1  # other model bytes: a new version
 
 
 def test_model_over_budget_fails_the_repro(repo: Path) -> None:

@@ -104,7 +104,7 @@ def test_register_on_a_real_server(tiny_pipeline: Path, mlflow_server: str, tmp_
     assert version.version == "1"
     assert version.run_id == info["run_id"]
     assert version.tags == {
-        "git_sha": settings["provenance"]["git_sha"],
+        "git_sha": info["git_sha"],
         "data_hash": settings["provenance"]["data_hash"],
         "params_hash": settings["provenance"]["params_hash"],
         "model_sha256": settings["model"]["sha256"],
@@ -124,14 +124,40 @@ def test_register_on_a_real_server(tiny_pipeline: Path, mlflow_server: str, tmp_
     card = client.download_artifacts(info["run_id"], "model_card.md", str(tmp_path))
     assert settings["model"]["sha256"] in Path(card).read_text()
 
-    # a second repro registers a new version and moves the alias
+    # the same model bytes again (a second `make demo`, another commit): no new version, no
+    # new run; the existing version keeps (or gets back) the alias
+    client.delete_registered_model_alias("kws", "candidate")
     res = run(register_cmd(tiny_pipeline, work / "registry.json"), mlflow_server, work)
     assert res.returncode == 0, res.stderr
-    assert json.loads((work / "registry.json").read_text())["version"] == 2
-    assert client.get_model_version_by_alias("kws", "candidate").version == "2"
+    again = json.loads((work / "registry.json").read_text())
+    assert again["version"] == 1 and again["run_id"] == info["run_id"]
+    assert client.get_model_version_by_alias("kws", "candidate").version == "1"
+    assert len(client.search_model_versions("name='kws'")) == 1
+    experiment = client.get_experiment_by_name("kws")
+    assert len(client.search_runs([experiment.experiment_id])) == 1
     listing = run([sys.executable, "-m", "ml.register", "--list"], mlflow_server, work)
     assert listing.returncode == 0, listing.stderr
     assert "candidate" in listing.stdout.splitlines()[2]  # newest first
+
+
+@pytest.mark.slow
+def test_credentials_in_the_uri_are_never_shown(
+    tiny_pipeline: Path, mlflow_server: str, tmp_path: Path
+) -> None:
+    """A user:password in MLFLOW_TRACKING_URI reaches the server but no output or file."""
+    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret-pw@")
+    res = run(register_cmd(tiny_pipeline, tmp_path / "registry.json"), secret_uri, tmp_path)
+    assert res.returncode == 0, res.stderr
+    listing = run([sys.executable, "-m", "ml.register", "--list"], secret_uri, tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    shown = mlflow_server.replace("http://", "http://***@")
+    assert json.loads((tmp_path / "registry.json").read_text())["tracking_uri"] == shown
+    assert f"at {shown}" in listing.stdout
+    for text in (res.stdout, res.stderr, listing.stdout, listing.stderr):
+        assert "s3cret-pw" not in text and "alice" not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"s3cret-pw" not in path.read_bytes(), path
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "10.255.255.1"])
@@ -151,3 +177,20 @@ def test_unreachable_server_fails_fast_with_one_line(
     assert not (tmp_path / "registry.json").exists()
     assert (tmp_path / "other.json").read_text() == "{}"
     assert (tiny_pipeline / "firmware/generated/model_settings.json").is_file()
+
+
+def test_unreachable_server_with_credentials_shows_none(
+    tiny_pipeline: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    res = run(
+        register_cmd(tiny_pipeline, tmp_path / "registry.json"),
+        f"http://alice:s3cret-pw@127.0.0.1:{port}",
+        tmp_path,
+    )
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"error: MLflow tracking server http://***@127.0.0.1:{port} ")
+    assert "s3cret-pw" not in res.stderr + res.stdout
+    assert not (tmp_path / "registry.json").exists()
