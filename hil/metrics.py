@@ -27,10 +27,7 @@ TABLE = [  # (metric, heading, format)
 
 
 EST = " est."
-EST_NOTE = (
-    "est. = estimated (virtual board: MACs / (MACs per cycle x clock) from hil/boards.yaml), "
-    "not a time measured on a board"
-)
+EST_NOTE = "est. = estimated: MACs / (MACs per cycle x clock), hil/boards.yaml; not measured"
 
 
 def record(name: str, value: float, unit: str, estimated: bool = False) -> dict[str, Any]:

@@ -47,6 +47,6 @@ def test_estimated_latency_is_labelled_in_json_and_table(tmp_path):
     lines = table(tmp_path, ["esp32", "nano33ble"]).splitlines()
     row = next(ln for ln in lines if ln.startswith("latency p50 (ms)"))
     assert row.split()[-3:] == ["88.54", "est.", "151.20"]  # measured: no label
-    assert lines[-1].startswith("est. = estimated (virtual board: MACs / (MACs per cycle x clock)")
+    assert lines[-1].startswith("est. = estimated: MACs / (MACs per cycle x clock)")
     measured_only = table(tmp_path, ["nano33ble"]).splitlines()
     assert not any("est." in ln for ln in measured_only)
