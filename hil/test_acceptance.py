@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from tqdm import tqdm
 
 from hil.conftest import Hil
@@ -55,11 +56,13 @@ def test_golden_accuracy(client, hil):
 
 def test_frontend_parity(client, hil, is_virtual):
     clips, want = hil.audio["audio"], hil.audio["features"]
+    if not len(clips):  # nothing compared is not 100% parity
+        pytest.skip("no golden audio clips (export.golden_audio: 0): front-end not compared")
     same = [
         np.array_equal(client.features(clips[k], hil.frames, hil.channels), want[k])
         for k in range(len(clips))
     ]
-    parity = float(np.mean(same)) if same else 1.0
+    parity = float(np.mean(same))
     hil.metric("frontend_parity", parity, "ratio")
     assert parity >= _gate(hil, is_virtual), f"front-end parity {parity:.4f}"
     for k in range(len(clips)):  # raw audio in = its expected features in
