@@ -2,8 +2,9 @@
 
 The same files run against a real board and a virtual one (python -m hil.virtual). This
 conftest loads the board's facts, the golden vectors, the model settings and params, holds
-the per-port lock for the session, and writes JUnit XML + metrics JSON to
-hil/results/<board>/.
+the per-port lock for the session (or works under the lock of the `make hil` process that
+started it, which also held it while flashing), and writes JUnit XML + metrics JSON to
+hil/results/<board>/. Figures a virtual board estimates are recorded as estimated.
 """
 
 from __future__ import annotations
