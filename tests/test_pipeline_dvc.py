@@ -61,6 +61,8 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "hil").mkdir()
     shutil.copy(REPO / "hil/boards.yaml", root / "hil/boards.yaml")
+    for name in ("__init__.py", "boards.py"):  # ml/budget.py reads boards.yaml through it
+        shutil.copy(REPO / "hil" / name, root / "hil" / name)
     (root / "firmware/core").mkdir(parents=True)
     shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
