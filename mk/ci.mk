@@ -128,4 +128,7 @@ ci-local: setup ## The workflow files under act, offline: push, PR (branch, fork
 
 .PHONY: ci-local-quick
 ci-local-quick: setup ## ci-local's fork PR and tag release + rollback (part of make test)
-	@$(PY) tools/ci_local.py fork tag rollback
+	@$(PY) tools/ci_local.py --quick fork tag rollback
+
+# make test: the fork PR (no self-hosted job may run) and the tag release + rollback under act
+TEST_TARGETS += ci-local-quick

@@ -45,7 +45,7 @@ SUMS = "SHA256SUMS"
 STAGES = {"staging": "acceptance", "production": "smoke"}
 MODEL_DIR = Path("build/ci/model")
 RELEASE_DIR = Path("build/release")
-VBOARDS = Path("build/vboards")
+VBOARDS = Path(os.environ.get("KWS_VBOARDS_DIR") or "build/vboards")
 
 
 class ReleaseError(KwsError):
@@ -329,7 +329,7 @@ def deploy(bundle: Path, stage: str, results: Path) -> None:
     from hil import deploy as hd
 
     info = verify_sums(bundle)
-    files = unpack(bundle, Path("build/ci/deploy") / stage)
+    files = unpack(bundle, bundle.parent / f".deploy-{stage}")
     suite = STAGES[stage]
     ports = {b: board_port(b, stage) for b in info["boards"]}
     missing = [port_var(b, stage) for b, p in ports.items() if not p]

@@ -61,6 +61,11 @@ def dvc(*args: str) -> str:
     return done.stdout.strip()
 
 
+def table_or(md: str, empty: str) -> str:
+    """dvc's Markdown table, or `empty` when it has no rows (header and rule only)."""
+    return md if len([ln for ln in md.splitlines() if ln.strip()]) > 2 else empty
+
+
 def json_at(ref: str | None, path: Path) -> dict[str, Any]:
     """A JSON file at a commit (ref) or in the work tree (None); {} when absent."""
     try:
@@ -251,8 +256,8 @@ def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
     if not new:
         raise ReportError(f"{metrics}: missing or not JSON (run the pipeline)")
     out.mkdir(parents=True, exist_ok=True)
-    params_md = dvc("params", "diff", ref, "--md") or "no parameter changes"
-    metrics_md = dvc("metrics", "diff", ref, "--md") or "no metric changes"
+    params_md = table_or(dvc("params", "diff", ref, "--md"), "no parameter changes")
+    metrics_md = table_or(dvc("metrics", "diff", ref, "--md"), "no metric changes")
     gates, gates_ok = gates_section(new)
     images = plots(out, boards, old, new)
     reg = json_at(None, REGISTRY)
