@@ -127,8 +127,8 @@ ci-local: setup ## The workflow files under act, offline: push, PR (branch, fork
 	@$(PY) tools/ci_local.py all
 
 .PHONY: ci-local-quick
-ci-local-quick: setup ## ci-local's fork PR and tag release + rollback (part of make test)
-	@$(PY) tools/ci_local.py --quick fork tag rollback
+ci-local-quick: setup ## ci-local: fork PR (board jobs) and tag release (part of make test)
+	@$(PY) tools/ci_local.py --quick fork tag
 
-# make test: the fork PR (no self-hosted job may run) and the tag release + rollback under act
+# make test: the fork PR (no self-hosted job may run) and the tag release under act
 TEST_TARGETS += ci-local-quick

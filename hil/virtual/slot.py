@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         print(identify(args.dir))
         return 0
     if args.cmd == "serve":
-        return serve(args.dir, args.board, args.settings, ["--lazy-frontend"], args.erased)
+        return serve(args.dir, args.board, args.settings, [], args.erased)
     if args.cmd == "flash":
         if (args.settings is None) == (not args.erase):
             raise SlotError("flash: pass --settings (an image) or --erase")
