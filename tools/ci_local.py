@@ -339,7 +339,9 @@ def report(sc: Scenario, results: dict[str, str]) -> list[str]:
             print(f"  ran      {jid:<16} {hosted:<12} {results[jid]}")
         else:
             why = job.get("skip_reason") or (
-                f"if: {' '.join(job['if'].split())}" if job["if"] else "not in the plan (-j)"
+                f"if: {' '.join(job['if'].split())}"
+                if job["if"]
+                else "a job it needs did not succeed, or not in the plan (-j)"
             )
             if jid in results and "ACT_LOCAL" in job["if"] and job.get("skip_reason"):
                 why = f"skipped under act: {job['skip_reason']}"
