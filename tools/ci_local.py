@@ -472,11 +472,10 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{sc.name}: act {sc.event_name} -W {sc.workflow}"
                         f"{' -j ' + job if job else ''} (log {logfile})")  # fmt: skip
                     results.update(run_act(cmd, logfile))
-            found = report(sc, results)
-            if not found and not args.dry_run and name in ("tag", "rollback"):
-                found = check_release(
-                    ["staging", "production"] if name == "tag" else ["production"]
-                )
+                found = report(sc, results)
+                if not found and not args.dry_run and name in ("tag", "rollback"):
+                    # while the boards are still powered: `id` needs no boot
+                    found = check_release(ROLES[name])
             print(f"  {name}: {time.monotonic() - t0:.0f} s, {'OK' if not found else 'FAILED'}")
             problems += [f"{name}: {p}" for p in found]
     except (Failure, subprocess.CalledProcessError, OSError) as exc:
