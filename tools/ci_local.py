@@ -319,6 +319,9 @@ def run_act(cmd: list[str], logfile: Path) -> dict[str, str]:
             except ValueError:
                 continue
             jid = rec.get("jobID") or ""
+            parts = str(rec.get("job", "")).split("/")
+            if len(parts) >= 3 and jid == "hil":
+                jid = parts[0]  # "hil-esp32/hil/hil (esp32)": hil.yml called by job hil-esp32
             msg = str(rec.get("msg", "")).rstrip()
             if rec.get("jobResult"):
                 results[jid] = rec["jobResult"]
