@@ -3,7 +3,8 @@
 set -euo pipefail
 
 packages=(espeak-ng sox gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-  shellcheck clang libclang-rt-14-dev cmake)
+  shellcheck clang libclang-rt-14-dev cmake
+  flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 
 missing=()
 for p in "${packages[@]}"; do
