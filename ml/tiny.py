@@ -185,7 +185,7 @@ def _synth_changed(data: Path, params: dict[str, Any]) -> bool:
         info = json.loads((data / INFO_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         return True
-    synth = {k: v for k, v in params["synth"].items() if k != "seed"}
+    synth = {k: v for k, v in params["synth"].items() if k not in ("seed", "source", "real_dir")}
     if info.get("synth") != synth or info.get("seed") != params["synth"]["seed"]:
         shutil.rmtree(data, ignore_errors=True)
         return True
