@@ -116,11 +116,11 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
     }
 
 
-def run(params: dict[str, Any], features: Path) -> dict[str, Any]:
+def run(params: dict[str, Any], features: Path, minimum: int = 2) -> dict[str, Any]:
     names = np.concatenate([load_split(features, s)[2] for s in SPLITS])
     present = sorted({e for e in (engine_of(str(n)) for n in names) if e})
     wanted = [e for e in params["transfer"]["engines"] if e in present]
-    if len(wanted) < 2:
+    if len(wanted) < minimum or len(present) < 2:
         raise TransferError(
             f"{features}: held-out-engine validation needs clips of two engines of "
             f"transfer.engines; found {', '.join(present) or 'none'}"
@@ -129,15 +129,33 @@ def run(params: dict[str, Any], features: Path) -> dict[str, Any]:
     for held in wanted:
         per[held] = hold_out(params, features, held)
         log.info("held-out engine %s: accuracy %.4f", held, per[held]["accuracy"])
+    return summarize(per, params["transfer"]["epochs"], features_digest(features))
+
+
+def summarize(per: dict[str, Any], epochs: int, digest: str) -> dict[str, Any]:
     accs = [v["accuracy"] for v in per.values()]
     return {
         "worst_accuracy": min(accs),
         "mean_accuracy": round(float(np.mean(accs)), 4),
         "worst_engine": min(per, key=lambda e: per[e]["accuracy"]),
         "held_out": per,
-        "epochs": params["transfer"]["epochs"],
-        "features": features_digest(features),
+        "epochs": epochs,
+        "features": digest,
     }
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result from runs on disjoint subsets of the engines (same features, epochs)."""
+    parts = []
+    for p in paths:
+        try:
+            parts.append(json.loads(p.read_text()))
+        except (OSError, ValueError) as exc:
+            raise TransferError(f"{p}: unreadable ({exc})") from None
+    if len({(t["features"], t["epochs"]) for t in parts}) != 1:
+        raise TransferError("--merge: the runs used different features or epochs")
+    per = {e: v for t in parts for e, v in t["held_out"].items()}
+    return summarize(per, parts[0]["epochs"], parts[0]["features"])
 
 
 def _in_distribution(evaluate_json: Path) -> float | None:
@@ -183,14 +201,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=Path, help="only print the table of this transfer.json")
     ap.add_argument("--evaluate", type=Path, help="evaluate.json (in-distribution accuracy)")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    ap.add_argument("--engines", help="comma-separated subset of transfer.engines (parallel runs)")
+    ap.add_argument(
+        "--merge", type=Path, nargs="+", help="combine the --out files of runs on subsets"
+    )
     args = ap.parse_args(argv)
+    if args.merge:
+        if args.out is None:
+            raise TransferError("python -m ml.transfer --merge: --out is required")
+        write_bytes_atomic(args.out, (json.dumps(merge(args.merge), indent=1) + "\n").encode())
+        return 0
     if args.show:
         print(table(args.show, args.evaluate, args.features))
         return 0
     if args.features is None or args.out is None:
         raise TransferError("python -m ml.transfer: --features and --out are required")
     params = load_params(args.params)
-    result = run(params, args.features)
+    if args.engines:
+        params["transfer"]["engines"] = args.engines.split(",")
+    result = run(params, args.features, minimum=1 if args.engines else 2)
     write_bytes_atomic(args.out, (json.dumps(result, indent=1) + "\n").encode())
     log.info("worst held-out engine %s: %.4f", result["worst_engine"], result["worst_accuracy"])
     return 0

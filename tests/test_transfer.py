@@ -73,3 +73,21 @@ def test_one_engine_is_refused(tmp_path: Path) -> None:
 
 def test_show_without_results(tmp_path: Path) -> None:
     assert "not computed yet" in table(tmp_path / "none.json", None, None)
+
+
+def test_merge_of_subset_runs(tmp_path: Path) -> None:
+    from ml.transfer import merge
+
+    def part(name: str, per: dict[str, float], digest: str = "f") -> Path:
+        held = {e: {"accuracy": a, "clips": 10} for e, a in per.items()}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"held_out": held, "epochs": 8, "features": digest}))
+        return path
+
+    a, b = part("a", {"espeak": 0.9, "flite": 0.8}), part("b", {"piper": 0.7})
+    out = merge([a, b])
+    assert list(out["held_out"]) == ["espeak", "flite", "piper"]
+    assert out["worst_engine"] == "piper" and out["worst_accuracy"] == 0.7
+    assert out["mean_accuracy"] == 0.8
+    with pytest.raises(Exception, match="different features or epochs"):
+        merge([a, part("c", {"festival": 0.5}, digest="g")])
