@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evaluate", type=Path, help="evaluate.json (in-distribution accuracy)")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     ap.add_argument("--engines", help="comma-separated subset of transfer.engines (parallel runs)")
+    ap.add_argument("--epochs", type=int, help="override transfer.epochs (a quicker estimate)")
     ap.add_argument(
         "--merge", type=Path, nargs="+", help="combine the --out files of runs on subsets"
     )
@@ -219,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     if args.engines:
         params["transfer"]["engines"] = args.engines.split(",")
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise TransferError(f"--epochs = {args.epochs} must be at least 1")
+        params["transfer"]["epochs"] = args.epochs
     result = run(params, args.features, minimum=1 if args.engines else 2)
     write_bytes_atomic(args.out, (json.dumps(result, indent=1) + "\n").encode())
     log.info("worst held-out engine %s: %.4f", result["worst_engine"], result["worst_accuracy"])
