@@ -4,7 +4,6 @@
 # track it, and it records the features hash it was computed from (`make metrics` says
 # when it is stale).
 
-##@ ML pipeline
 .PHONY: transfer
 transfer: setup ## Held-out-engine accuracy per speech engine -> metrics/transfer.json (4 trainings)
 	@test -f build/features/train.npz || $(BIN)/dvc repro features
