@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ml import specaugment
@@ -106,3 +108,35 @@ def test_transfer_rows_by_engine() -> None:
     train, test = split_rows(names, "flite")
     assert train.tolist() == [False, False, True, True, True, True]
     assert test.tolist() == [True, False, False, False, False, False]
+
+
+def test_mix_real_adds_clips_lists_and_backgrounds(tmp_path: Path) -> None:
+    import pytest
+
+    from ml.audio import write_wav
+    from ml.synth import SynthError
+    from ml.synth.mix import mix_real
+
+    tone16 = (1000 * np.sin(np.arange(SR) / 5)).astype(np.int16)
+    tree, real = tmp_path / "tree", tmp_path / "real"
+    write_wav(tree / "yes" / "espeak-0000000a_nohash_0.wav", tone16, SR)
+    write_wav(tree / "_background_noise_" / "white_noise.wav", tone16, SR)
+    (tree / "validation_list.txt").write_text("yes/espeak-0000000a_nohash_0.wav\n")
+    (tree / "testing_list.txt").write_text("")
+    write_wav(real / "yes" / "0a1b2c3d_nohash_0.wav", tone16, SR)
+    write_wav(real / "house" / "0a1b2c3d_nohash_1.wav", tone16, SR)
+    write_wav(real / "_background_noise_" / "white_noise.wav", tone16, SR)
+    (real / "validation_list.txt").write_text("")
+    (real / "testing_list.txt").write_text("house/0a1b2c3d_nohash_1.wav\n")
+    assert mix_real(tree, real) == 2
+    assert (tree / "house" / "0a1b2c3d_nohash_1.wav").is_file()
+    assert sorted(p.name for p in (tree / "_background_noise_").iterdir()) == [
+        "real_white_noise.wav",
+        "white_noise.wav",
+    ]
+    assert (tree / "testing_list.txt").read_text() == "house/0a1b2c3d_nohash_1.wav\n"
+    assert (tree / "validation_list.txt").read_text() == "yes/espeak-0000000a_nohash_0.wav\n"
+    with pytest.raises(SynthError, match="clashes with a generated clip"):
+        mix_real(tree, real)
+    with pytest.raises(SynthError, match="no real Speech Commands here"):
+        mix_real(tree, tmp_path / "none")

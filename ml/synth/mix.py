@@ -30,7 +30,7 @@ def mix_real(tree: Path, real: Path) -> int:
     number of clips added."""
     if not (real / LIST_FILES["testing"]).is_file():
         raise SynthError(
-            f"{real}: no real Speech Commands here (run `make data-speech-commands-cache`)"
+            f"{real}: no real Speech Commands here (`make data` with synth.source: mix fetches it)"
         )
     rels = wav_files(real)
     for rel in rels:
