@@ -233,7 +233,8 @@ def test_missing_program_names_its_package(
 def test_missing_piper_names_its_package(
     small_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "piper", None)  # import piper -> ImportError
+    for mod in ("piper", "piper.config", "piper.voice"):  # import -> ImportError
+        monkeypatch.setitem(sys.modules, mod, None)
     engines_mod._piper_voice.cache_clear()
     try:
         with pytest.raises(SynthError) as exc:
