@@ -18,7 +18,10 @@ Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.
 - per board in hil/boards.yaml: <board>.est_latency_ms, <board>.fits, <board>.ram_bytes.
 
 Gates (exit 1 with one line, nothing written): a board budget or an op the firmware does not
-register (ml/budget.py), or a TFLM/TFLite mismatch.
+register (ml/budget.py), a TFLM/TFLite mismatch, and the quality gates of params.yaml
+`evaluate:` (`check_gates`): accuracy_int8 below min_accuracy_int8, int8_drop (float minus
+int8 accuracy) above max_int8_drop, false_accepts_per_hour above max_false_accepts_per_hour.
+A model that misses one is never exported or registered.
 """
 
 from __future__ import annotations
@@ -311,9 +314,12 @@ def evaluate(
     pred_int8 = np.argmax(out_tflm.reshape(len(x), -1), axis=-1)
     int8 = classification(y, pred_int8, labels)
     pred_float = float_predictions(Path(float_path), x)
+    accuracy_float = round(float(np.mean(pred_float == y)), 4)
+    accuracy_int8 = round(int8["accuracy"], 4)
     metrics: dict[str, Any] = {
-        "accuracy_float": round(float(np.mean(pred_float == y)), 4),
-        "accuracy_int8": round(int8["accuracy"], 4),
+        "accuracy_float": accuracy_float,
+        "accuracy_int8": accuracy_int8,
+        "int8_drop": round(accuracy_float - accuracy_int8, 4),
         "tflm_tflite_mismatches": mismatches,
         "test_examples": len(x),
         "model_bytes": facts.model_bytes,
@@ -326,6 +332,27 @@ def evaluate(
     metrics["per_class"] = int8["per_class"]
     metrics.update(per_board)
     return metrics, confusion_records(y, pred_int8, labels), int8["confusion"]
+
+
+def check_gates(metrics: dict[str, Any], params: dict[str, Any]) -> None:
+    """Raise EvaluateError naming the figure, its value and the threshold of a missed gate."""
+    ev = params["evaluate"]
+    gates = [
+        ("accuracy_int8", "<", "min_accuracy_int8"),
+        ("int8_drop", ">", "max_int8_drop"),
+        ("false_accepts_per_hour", ">", "max_false_accepts_per_hour"),
+    ]
+    for figure, worse, key in gates:
+        value = metrics.get(figure)
+        if value is None:  # the stream test was not run
+            continue
+        limit = ev[key]
+        if (value < limit) if worse == "<" else (value > limit):
+            word = "below" if worse == "<" else "above"
+            raise EvaluateError(
+                f"quality gate: {figure} {value} is {word} evaluate.{key} {limit} "
+                f"(model not exported or registered)"
+            )
 
 
 def metrics_table(path: Path) -> str:
@@ -390,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         boards_path=args.boards,
         ops_path=args.ops,
     )
+    log.info(
+        "accuracy float %.4f int8 %.4f, FA/h %s",
+        metrics["accuracy_float"],
+        metrics["accuracy_int8"],
+        metrics.get("false_accepts_per_hour"),
+    )
+    check_gates(metrics, params)
     write_outputs(
         metrics,
         records,

@@ -3,6 +3,10 @@
 Each stage calls `load_params()` and reads the sections it needs. Validation is strict:
 an unknown or misspelt key, a wrong type or an out-of-range value is a `ParamsError` whose
 message is one line naming the file and the dotted key.
+
+The file is read with YAML 1.2 rules (ruamel.yaml, as DVC writes it back on `dvc exp run -S`):
+`yes`, `no`, `on` and `off` are strings, not booleans, so a keyword list survives DVC's
+rewrite without quotes. A duplicate key, NaN or infinity is an error, never a silent pick.
 """
 
 from __future__ import annotations
@@ -10,15 +14,17 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ml.errors import KwsError
 
 DEFAULT_PARAMS = Path("params.yaml")
+# Labels travel in the protocol's `key=value` lines and name directories and C strings.
+LABEL_RE = re.compile(r"[a-z0-9_]+")
 
 
 class ParamsError(KwsError):
@@ -174,6 +180,10 @@ SCHEMA: dict[str, Any] = {
         "stream_gap_ms_max": Num(INT, 0, 10000),
         "arena_margin_percent": Num(INT, 0, 100),
         "arena_margin_bytes": Num(INT, 0, 1048576),
+        # quality gates: evaluate fails (no export, no registration) when one is missed
+        "min_accuracy_int8": Num(FLOAT, 0.0, 1.0),
+        "max_int8_drop": Num(FLOAT, 0.0, 1.0),
+        "max_false_accepts_per_hour": Num(FLOAT, 0.0, 100000.0),
     },
     "export": {
         "golden_vectors": Num(INT, 1, 100000),
@@ -181,7 +191,6 @@ SCHEMA: dict[str, Any] = {
     },
     "hil": {
         "agreement_threshold_real": Num(FLOAT, 0.0, 1.0),
-        "accuracy_threshold": Num(FLOAT, 0.0, 1.0),
         "soak_inferences": Num(INT, 1, 1000000),
         "command_timeout_s": Num(FLOAT, 0.1, 600.0),
         "bench_inferences": Num(INT, 1, 1000),
@@ -209,6 +218,8 @@ def _check_leaf(key: str, value: Any, spec: Any, src: str) -> None:
         ok_type = (int,) if spec.kind is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_type):
             raise ParamsError(f"{bad} must be {_type_name(spec)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamsError(f"{bad} must be a finite number")
         if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
             raise ParamsError(f"{bad} is out of range [{spec.lo}, {spec.hi}]")
     elif isinstance(spec, Choice):
@@ -253,6 +264,13 @@ def _check(tree: Any, schema: dict[str, Any], prefix: str, src: str) -> None:
 
 def _check_relations(p: dict[str, Any], src: str) -> None:
     ds, fe, ft = p["dataset"], p["frontend"], p["features"]
+    for key in ("keywords", "labels"):
+        for label in ds[key]:
+            if not LABEL_RE.fullmatch(label):
+                raise ParamsError(
+                    f"{src}: dataset.{key} entry {label!r} must match [a-z0-9_]+ "
+                    f"(lower-case letters, digits, underscore)"
+                )
     expected = ["_silence_", "_unknown_", *ds["keywords"]]
     if sorted(ds["labels"]) != sorted(expected):
         raise ParamsError(
@@ -279,19 +297,49 @@ def validate_params(tree: Any, src: str = str(DEFAULT_PARAMS)) -> dict[str, Any]
     return tree
 
 
+def parse_yaml(text: str, src: str, error: type[KwsError] = ParamsError) -> Any:
+    """One YAML 1.2 document (ruamel.yaml, pure Python: the C loader is YAML 1.1).
+
+    A duplicate key or a syntax error is `error` with one line naming `src` and the line.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    loader = YAML(typ="safe", pure=True)
+    loader.allow_duplicate_keys = False
+    try:
+        return loader.load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else "?"
+        line = f"line {mark.line + 1}: " if mark else ""
+        raise error(f"{src}: {line}duplicate key '{key}'") from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise error(f"{src}: not valid YAML{line} ({exc.problem or exc.context})") from None
+    except (YAMLError, ValueError) as exc:  # e.g. several documents in one file
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise error(f"{src}: not valid YAML ({msg})") from None
+
+
 def load_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:
     """Read and validate params.yaml."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        tree = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise ParamsError(f"{path}: not valid YAML{line}") from None
+    tree = parse_yaml(text, str(path))
+    if not isinstance(tree, dict):
+        kinds = {list: "a list", str: "a string", int: "a number", float: "a number"}
+        kind = "empty" if tree is None else kinds.get(type(tree), type(tree).__name__)
+        raise ParamsError(
+            f"{path}: must be a mapping of sections (dataset:, train:, ...), is {kind}"
+        )
     return validate_params(tree, str(path))
 
 

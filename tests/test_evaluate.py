@@ -177,3 +177,58 @@ def test_metrics_table(tiny_pipeline: Path) -> None:
     with pytest.raises(evaluate.EvaluateError) as exc:
         evaluate.metrics_table(tiny_pipeline / "nothing.json")
     assert str(exc.value) == f"{tiny_pipeline / 'nothing.json'}: no metrics yet (run `make repro`)"
+
+
+@pytest.mark.parametrize(
+    ("figures", "gate", "limit", "line"),
+    [
+        (
+            {"accuracy_int8": 0.9123},
+            "min_accuracy_int8",
+            0.95,
+            "quality gate: accuracy_int8 0.9123 is below evaluate.min_accuracy_int8 0.95",
+        ),
+        (
+            {"int8_drop": 0.031},
+            "max_int8_drop",
+            0.01,
+            "quality gate: int8_drop 0.031 is above evaluate.max_int8_drop 0.01",
+        ),
+        (
+            {"false_accepts_per_hour": 42.0},
+            "max_false_accepts_per_hour",
+            20.0,
+            "quality gate: false_accepts_per_hour 42.0 is above "
+            "evaluate.max_false_accepts_per_hour 20.0",
+        ),
+    ],
+)
+def test_quality_gates_name_figure_value_and_threshold(
+    figures: dict[str, float], gate: str, limit: float, line: str
+) -> None:
+    params = load_params(REPO / "params.yaml")
+    params["evaluate"][gate] = limit
+    good = {"accuracy_int8": 0.987, "int8_drop": -0.0037, "false_accepts_per_hour": 6.0}
+    evaluate.check_gates(good, params)  # today's default model passes every gate
+    with pytest.raises(evaluate.EvaluateError) as exc:
+        evaluate.check_gates({**good, **figures}, params)
+    assert str(exc.value) == f"{line} (model not exported or registered)"
+    # exactly at the threshold passes
+    evaluate.check_gates({**good, next(iter(figures)): limit}, params)
+
+
+def test_gate_fails_the_stage_and_writes_nothing(tiny_pipeline: Path, tmp_path: Path) -> None:
+    params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
+    params["evaluate"]["min_accuracy_int8"] = 0.999
+    params["evaluate"]["stream_minutes"] = 0.2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    res = run_stage(tiny_pipeline, tmp_path, **{"--params": str(tmp_path / "params.yaml")})
+    acc = json.loads((tiny_pipeline / "metrics/evaluate.json").read_text())["accuracy_int8"]
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: quality gate: accuracy_int8 {acc} is below evaluate.min_accuracy_int8 0.999 "
+        "(model not exported or registered)"
+    )
+    assert not (tmp_path / "evaluate.json").exists()
+    assert not (tmp_path / "plots").exists()
