@@ -6,6 +6,8 @@ SEARCH_SEED ?= 0
 # Extra limits beyond the board budgets, e.g. the default's compass:
 #   SEARCH_LIMITS="--max-model-bytes 40960 --max-arena-bytes 40960 --max-latency-ms esp32=15"
 SEARCH_LIMITS ?=
+# Params every candidate gets, e.g. SEARCH_SET="--set train.epochs=6" for a quicker search
+SEARCH_SET ?=
 SEARCH_OUT ?= build/search
 
 ##@ Model search
@@ -13,7 +15,7 @@ SEARCH_OUT ?= build/search
 search: setup ## Search models that fit BOARD (comma list ok): SEARCH_BUDGET=n DVC experiments
 	@test -n "$(BOARD)" || { echo "error: BOARD=<board> is required (see hil/boards.yaml)" >&2; exit 2; }
 	@$(PY) -m ml.search run --board $(BOARD) --budget $(SEARCH_BUDGET) --seed $(SEARCH_SEED) \
-	  --out $(SEARCH_OUT) $(SEARCH_LIMITS)
+	  --out $(SEARCH_OUT) $(SEARCH_LIMITS) $(SEARCH_SET)
 
 .PHONY: search-apply
 search-apply: setup ## Write experiment EXP's changed model/frontend keys into params.yaml

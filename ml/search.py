@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from tqdm import tqdm
 
 from ml import budget
@@ -80,6 +81,20 @@ def append_result(path: Path, rec: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def parse_set(values: list[str]) -> Candidate:
+    """--set KEY=VALUE items (values read as YAML) for every candidate."""
+    out: Candidate = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SearchError(f"--set {item}: expected KEY=VALUE (e.g. train.epochs=6)")
+        try:
+            out[key] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise SearchError(f"--set {item}: value is not valid YAML") from None
+    return out
+
+
 def parse_latency(values: list[str], boards: dict[str, Any]) -> dict[str, float]:
     out = {}
     for item in values:
@@ -102,13 +117,18 @@ def select(
     n: int,
     seed: int,
     max_checks: int,
+    common: Candidate | None = None,
 ) -> tuple[list[Candidate], list[tuple[Candidate, list[str]]]]:
-    """The first `n` candidates that fit, and those rejected on the way (with reasons)."""
+    """The first `n` candidates that fit, and those rejected on the way (with reasons).
+
+    `common` overrides (e.g. fewer epochs) join every candidate, and so its experiment name.
+    """
     chosen: list[Candidate] = []
     rejected: list[tuple[Candidate, list[str]]] = []
-    for checked, c in enumerate(candidates(seed)):
+    for checked, grid_point in enumerate(candidates(seed)):
         if len(chosen) >= n or checked >= max_checks:
             break
+        c = {**grid_point, **(common or {})}
         facts = cache.facts(params, c)
         if "error" in facts:
             reasons = [f"cannot build: {facts['error']}"]
@@ -205,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         n=args.budget,
         seed=args.seed,
         max_checks=args.max_checks,
+        common=parse_set(args.set),
     )
     log.info("search: %d candidates fit %s (%d rejected before training)",
              len(chosen), ",".join(names), len(rejected))  # fmt: skip
@@ -257,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--max-model-bytes", type=int)
     r.add_argument("--max-arena-bytes", type=int, help="tensor arena incl. margin")
     r.add_argument("--max-latency-ms", action="append", default=[], metavar="BOARD=MS")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="params override for every candidate (e.g. train.epochs=6)")  # fmt: skip
     r.add_argument("--stage", default=TARGET_STAGE, help="dvc.yaml stage to run up to")
     r.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     r.add_argument("--boards", type=Path, default=budget.DEFAULT_BOARDS)

@@ -15,12 +15,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ruamel.yaml import YAML
 
 from ml.errors import KwsError
 from ml.fsutil import atomic_open
-from ml.params import validate_params
+from ml.params import parse_yaml, validate_params
 
 SECTIONS = ("model", "frontend")
 
@@ -44,10 +43,7 @@ def exp_params(root: Path, name: str) -> dict[str, Any]:
     )  # fmt: skip
     if show.returncode != 0:
         raise ApplyError(f"EXP={name}: experiment has no params.yaml")
-    try:
-        tree = yaml.safe_load(show.stdout)
-    except yaml.YAMLError:
-        raise ApplyError(f"EXP={name}: its params.yaml is not valid YAML") from None
+    tree = parse_yaml(show.stdout, f"EXP={name}: params.yaml", ApplyError)
     if not isinstance(tree, dict):
         raise ApplyError(f"EXP={name}: its params.yaml is not a mapping")
     return tree
@@ -128,21 +124,21 @@ def apply_exp(root: Path, name: str, params_path: Path) -> dict[str, tuple[Any, 
     """Write experiment `name`'s changed model/frontend keys; return what changed."""
     path = root / params_path
     text = path.read_text()
-    current = yaml.safe_load(text)
+    current = parse_yaml(text, str(params_path), ApplyError)
     changes = changed_keys(current, exp_params(root, name))
     if not changes:
         return {}
     new_text = set_lines(text, {k: new for k, (_, new) in changes.items()})
-    expected = yaml.safe_load(text)
+    expected = parse_yaml(text, str(params_path), ApplyError)
     for dotted, (_, new) in changes.items():
         *parents, leaf = dotted.split(".")
         node = expected
         for key in parents:
             node = node[key]
         node[leaf] = new
-    if yaml.safe_load(new_text) != expected:
+    if parse_yaml(new_text, str(params_path), ApplyError) != expected:
         raise ApplyError(f"{params_path}: could not rewrite only the changed keys; left unchanged")
-    validate_params(yaml.safe_load(new_text), str(params_path))
+    validate_params(parse_yaml(new_text, str(params_path), ApplyError), str(params_path))
     with atomic_open(path, "w") as f:
         f.write(new_text)
     return changes
