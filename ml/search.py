@@ -129,8 +129,10 @@ def select(
         if len(chosen) >= n or checked >= max_checks:
             break
         c = {**grid_point, **(common or {})}
-        facts = cache.facts(params, c)
-        if "error" in facts:
+        facts = cache.facts(params, c, limits)
+        if "quick_reject" in facts:
+            reasons = facts["quick_reject"]
+        elif "error" in facts:
             reasons = [f"cannot build: {facts['error']}"]
         else:
             reasons = check(facts, limits, ops)

@@ -34,6 +34,62 @@ class Limits:
     max_latency_ms: dict[str, float] = field(default_factory=dict)
 
 
+def keras_macs(model: Any) -> int:
+    """MACs of the Keras model's convolutions (what `ml.tflm.count_macs` counts after
+    conversion: batch norm folds away, the head is a CONV_2D)."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            continue
+        out = int(np.prod(layer.output.shape[1:]))
+        if kind == "Conv2D":
+            kh, kw = layer.kernel_size
+            total += out * kh * kw * int(layer.input.shape[-1])
+        elif kind == "DepthwiseConv2D":
+            kh, kw = layer.kernel_size
+            total += out * kh * kw
+        else:
+            total += out * int(layer.input.shape[-1])
+    return total
+
+
+def quick_facts(params: dict[str, Any]) -> dict[str, Any]:
+    """Convolution weights (one int8 byte each once converted) and MACs from the Keras
+    graph alone (no conversion: about a second)."""
+    from ml.models import build_model, keras
+
+    shape = (frames_per_clip(params), params["frontend"]["num_channels"])
+    keras.backend.clear_session()
+    model = build_model(params["model"], shape, len(params["dataset"]["labels"]))
+    kernels = sum(
+        int(np.prod(w.shape))
+        for layer in model.layers
+        for w in layer.weights
+        if w.name.split("/")[-1].split(":")[0] in ("kernel", "depthwise_kernel")
+    )
+    return {"kernel_weights": kernels, "macs": keras_macs(model)}
+
+
+def quick_check(quick: dict[str, Any], limits: Limits) -> list[str]:
+    """Rejections certain before conversion: each weight is at least one int8 byte, and
+    latency follows from MACs alone."""
+    fails = []
+    cap = min(
+        [int(b["model_budget_bytes"]) for b in limits.boards.values()]
+        + ([limits.max_model_bytes] if limits.max_model_bytes is not None else [])
+    )
+    if quick["kernel_weights"] > cap:
+        fails.append(f"{quick['kernel_weights']} int8 weights cannot fit a {cap}-byte model")
+    for name, board in limits.boards.items():
+        ms = budget.est_latency_ms(quick["macs"], board)
+        bound = min(float(board.get("latency_bound_ms", float("inf"))),
+                    limits.max_latency_ms.get(name, float("inf")))  # fmt: skip
+        if ms > bound:
+            fails.append(f"board {name}: estimated latency {ms:.1f} ms exceeds {bound:g} ms")
+    return fails
+
+
 def shape_facts(params: dict[str, Any]) -> dict[str, Any]:
     """Model bytes, arena (measured, with margin), RAM extra, MACs and ops of the int8 model."""
     from ml.evaluate import model_facts
@@ -97,9 +153,22 @@ class ShapeCache:
         except (OSError, ValueError):
             self.data = {}
 
-    def facts(self, params: dict[str, Any], c: Candidate) -> dict[str, Any]:
+    def facts(
+        self, params: dict[str, Any], c: Candidate, limits: Limits | None = None
+    ) -> dict[str, Any]:
+        """Shape facts; with `limits`, a candidate the Keras graph already rules out gets
+        {"quick_reject": [...]} instead (no int8 conversion)."""
         p = apply_overrides(params, c)
         key = f"{candidate_id(c)}-{params_hash(p)}"
+        if key not in self.data and limits is not None:
+            try:
+                validate_params(p, "candidate")
+                fails = quick_check(quick_facts(p), limits)
+            except Exception as exc:  # any failure to build rejects the candidate
+                line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                fails = [f"cannot build: {line}"]
+            if fails:
+                return {"quick_reject": fails}
         if key not in self.data:
             try:
                 validate_params(p, "candidate")

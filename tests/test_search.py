@@ -100,7 +100,7 @@ def test_changed_keys_compares_model_and_frontend_only() -> None:
 
 @pytest.mark.slow
 def test_tc_resnet_converts_to_firmware_ops_only() -> None:
-    from ml.search_shape import shape_facts
+    from ml.search_shape import quick_facts, shape_facts
 
     p = load_params(REPO / "params.yaml")
     p["model"]["architecture"] = "tc_resnet"
@@ -109,6 +109,9 @@ def test_tc_resnet_converts_to_firmware_ops_only() -> None:
     assert set(facts["ops"]) <= set(ops)
     assert "ADD" in facts["ops"]
     assert 0 < facts["macs"] < 2_000_000  # TC-ResNet8 size: under 1 M MACs
+    quick = quick_facts(p)  # the pre-conversion estimate counts the same MACs
+    assert quick["macs"] == facts["macs"]
+    assert quick["kernel_weights"] < facts["model_bytes"]
 
 
 # ------------------------------------------------------------------ end to end on DVC
@@ -130,8 +133,11 @@ def sh(cmd: list[str], cwd: Path, timeout: float = 1500) -> subprocess.Completed
 
 
 @pytest.fixture(scope="module")
-def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A git + DVC copy of the pipeline with the tiny dataset, fast params, and `make`."""
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A git + DVC copy of the pipeline with the tiny dataset (ml.tiny's) and fast params."""
+    from ml import synth
+    from ml.tiny import resolved_params
+
     root = tmp_path_factory.mktemp("searchrepo")
     shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "hil").mkdir()
@@ -139,11 +145,14 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (root / "firmware/core").mkdir(parents=True)
     shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    shutil.copytree(tiny_pipeline / "data/speech_commands", root / "data/speech_commands")
-    params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
+    params = resolved_params(REPO / "params.yaml")
     params["dataset"]["path"] = "data/speech_commands"
+    synth.synthesize(root / "data/speech_commands", params, workers=1, progress=False)
     params["train"]["epochs"] = 2  # the search's wiring is under test, not accuracy
-    params["evaluate"]["stream_minutes"] = 0.2
+    params["evaluate"].update(
+        stream_minutes=0.2, min_accuracy_int8=0.0, max_int8_drop=1.0,
+        max_false_accepts_per_hour=100000.0,
+    )  # fmt: skip
     (root / "params.yaml").write_text(
         "# comment kept by search-apply\n" + yaml.safe_dump(params, sort_keys=False)
     )
