@@ -233,12 +233,13 @@ def run(args: argparse.Namespace) -> int:
              len(chosen), ",".join(names), len(rejected))  # fmt: skip
     results_path = out / RESULTS
     done = read_results(results_path)
-    todo = [c for c in chosen if exp_name(c) not in done]
+    todo = [] if args.report_only else [c for c in chosen if exp_name(c) not in done]
     log.info("search: %d already done, %d to run", len(chosen) - len(todo), len(todo))
     ws = Workspace(root, out)
     start = time.monotonic()
     bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), desc="search", unit="exp",
                file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+    interrupted = False
     try:
         for i, c in enumerate(todo, 1):
             bar.set_postfix_str(describe(c))
@@ -259,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
                 f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min",
                 file=sys.stderr,
             )
+    except KeyboardInterrupt:  # report what is done; the next run resumes
+        interrupted = True
     finally:
         bar.close()
         if todo:
@@ -266,6 +269,9 @@ def run(args: argparse.Namespace) -> int:
     write_report(
         out, names, boards_all, chosen=chosen, rejected=rejected, results=read_results(results_path)
     )
+    if interrupted:
+        log.info("search: interrupted; run the same command again to resume")
+        raise KeyboardInterrupt
     return 0
 
 
@@ -282,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--max-latency-ms", action="append", default=[], metavar="BOARD=MS")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="params override for every candidate (e.g. train.epochs=6)")  # fmt: skip
+    r.add_argument("--report-only", action="store_true", help="train nothing; write the report")
     r.add_argument("--stage", default=TARGET_STAGE, help="dvc.yaml stage to run up to")
     r.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     r.add_argument("--boards", type=Path, default=budget.DEFAULT_BOARDS)
