@@ -46,6 +46,7 @@ RESULTS = "results.jsonl"
 RESTORE = (
     "params.yaml",
     "dvc.lock",
+    "metrics/data.json",
     "metrics/evaluate.json",
     "metrics/plots/confusion.json",
     "metrics/plots/confusion.png",

@@ -127,7 +127,7 @@ def plot(trained: list[dict[str, Any]], front: set[str], board: str, path: Path)
     if line:
         ax.plot(*zip(*line, strict=True), color="tab:red", lw=1)
     for r in ok:
-        ax.annotate(r["label"].split(" |")[0], (r["latency_ms"][board], r["objective"] * 100),
+        ax.annotate(r["label"].split(",")[0], (r["latency_ms"][board], r["objective"] * 100),
                     fontsize=6, xytext=(3, 3), textcoords="offset points")  # fmt: skip
     ax.set_xlabel(f"estimated latency on {board} (ms, MACs / (MACs per cycle x clock))")
     ax.set_ylabel("objective: int8 test accuracy (%)")

@@ -99,7 +99,7 @@ def set_args(c: Candidate) -> list[str]:
 
 
 def describe(c: Candidate) -> str:
-    """Short human label: `ds_cnn f32 b3 s2x4 | fe 40ch/20ms`."""
+    """Short human label: `ds_cnn f32 b3 s2x4, fe 40ch/20ms`."""
     arch = c["model.architecture"]
     short = {"filters": "f", "blocks": "b", "first_stride": "s", "stride": "s", "width": "w"}
     short.update({"kernel": "k"})
@@ -110,4 +110,4 @@ def describe(c: Candidate) -> str:
             text = "x".join(str(v) for v in value) if isinstance(value, list) else str(value)
             parts.append(f"{short.get(name, name)}{text}")
     fe = f"{c.get('frontend.num_channels', '-')}ch/{c.get('frontend.window_stride_ms', '-')}ms"
-    return f"{arch} {' '.join(parts)} | fe {fe}"
+    return f"{arch} {' '.join(parts)}, fe {fe}"
