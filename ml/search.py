@@ -235,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
     results_path = out / RESULTS
     done = read_results(results_path)
     todo = [] if args.report_only else [c for c in chosen if exp_name(c) not in done]
-    log.info("search: %d already done, %d to run", len(chosen) - len(todo), len(todo))
+    log.info("search: %d of %d done, %d to run", len(done.keys() & {exp_name(c) for c in chosen}),
+             len(chosen), len(todo))  # fmt: skip
     ws = Workspace(root, out)
     start = time.monotonic()
     bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), desc="search", unit="exp",

@@ -214,7 +214,7 @@ def test_search_runs_dvc_experiments_resumes_and_applies(repo: Path) -> None:
     # a second run resumes: nothing left to train
     again = search(repo)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "0 to run" in again.stderr
+    assert "2 of 2 done, 0 to run" in again.stderr
     assert len((out / "results.jsonl").read_text().splitlines()) == 2
     # search-apply writes exactly the keys the experiment changed
     best = records[0]
