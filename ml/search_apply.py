@@ -11,17 +11,21 @@ params.yaml.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
 
 from ml.errors import KwsError
 from ml.fsutil import atomic_open
 from ml.params import parse_yaml, validate_params
 
 SECTIONS = ("model", "frontend")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_RESERVED = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
 
 
 class ApplyError(KwsError):
@@ -78,8 +82,9 @@ def render(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(render(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str):  # plain when no YAML reader could take it for another type
+        plain = _PLAIN.fullmatch(value) and value.lower() not in _RESERVED
+        return value if plain else json.dumps(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -105,19 +110,31 @@ def set_lines(text: str, changes: dict[str, Any]) -> str:
         node = doc
         for key in parents:
             node = node[key]
-        row, col = node.lc.value(leaf)
-        line = lines[row].rstrip("\n")
-        try:
-            end = _value_end(line, col)
-        except ApplyError as exc:
-            raise ApplyError(f"params.yaml line {row + 1}: {dotted}: {exc}") from None
-        new = render(value)
-        rest = line[end:]
-        if rest.strip().startswith("#"):  # keep the comment's column when there is room
-            pad = len(rest) - len(rest.lstrip()) + (end - col) - len(new)
-            rest = " " * max(2, pad) + rest.lstrip()
-        lines[row] = line[:col] + new + rest + "\n"
+        old = node[leaf]
+        if isinstance(old, CommentedSeq) and not old.fa.flow_style():
+            # a block list (`- 2` lines): replace the items in place, keep the style
+            if not isinstance(value, list) or len(value) != len(old):
+                raise ApplyError(f"params.yaml: {dotted}: cannot rewrite its block list in place")
+            for i, item in enumerate(value):
+                _replace(lines, old.lc.item(i), render(item), dotted)
+        else:
+            _replace(lines, node.lc.value(leaf), render(value), dotted)
     return "".join(lines)
+
+
+def _replace(lines: list[str], at: tuple[int, int], new: str, dotted: str) -> None:
+    """Replace the value starting at (row, col) with `new`, keeping a trailing comment."""
+    row, col = at
+    line = lines[row].rstrip("\n")
+    try:
+        end = _value_end(line, col)
+    except ApplyError as exc:
+        raise ApplyError(f"params.yaml line {row + 1}: {dotted}: {exc}") from None
+    rest = line[end:]
+    if rest.strip().startswith("#"):  # keep the comment's column when there is room
+        pad = len(rest) - len(rest.lstrip()) + (end - col) - len(new)
+        rest = " " * max(2, pad) + rest.lstrip()
+    lines[row] = line[:col] + new + rest + "\n"
 
 
 def apply_exp(root: Path, name: str, params_path: Path) -> dict[str, tuple[Any, Any]]:
