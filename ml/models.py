@@ -1,10 +1,11 @@
-"""Keras model builders: `ds_cnn` (MLPerf Tiny KWS reference shape) and `tiny_conv`
-(TFLM micro_speech's model).
+"""Keras model builders: `ds_cnn` (MLPerf Tiny KWS reference shape), `tiny_conv`
+(TFLM micro_speech's model) and `tc_resnet` (TC-ResNet, Choi et al., Interspeech 2019: 1-D
+temporal convolutions with the frequency channels as input channels, few MACs).
 
-Both take the float features of `ml.frontend.dequantize_features` with shape
+All take the float features of `ml.frontend.dequantize_features` with shape
 (frames, channels) and end in a softmax, and use only ops the firmware's op resolver
 registers once converted to int8 (firmware/core/supported_ops.def): RESHAPE, CONV_2D,
-DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, SOFTMAX (batch norm folds into the convolutions, ReLU
+DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, ADD, SOFTMAX (batch norm folds into the convolutions, ReLU
 fuses into them, dropout vanishes; the classifier is a CONV_2D, see `classifier_head`).
 
 We build with tf-keras (Keras 2), not Keras 3: tensorflow-model-optimization's QAT only
@@ -106,7 +107,56 @@ def build_tiny_conv(p: dict[str, Any], input_shape: tuple[int, int], num_labels:
     return keras.Model(inputs, outputs, name="tiny_conv")
 
 
-BUILDERS = {"ds_cnn": build_ds_cnn, "tiny_conv": build_tiny_conv}
+def tc_resnet_channels(width: int, blocks: int) -> list[int]:
+    """Output channels of each residual block: width x 1.5, 2, 3, 4, ... (TC-ResNet8 at
+    width 16: 24, 32, 48)."""
+    return [round(width * (1.5 if i == 0 else i + 1)) for i in range(blocks)]
+
+
+def _bn_relu(x: Any, relu: bool = True) -> Any:
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return keras.layers.ReLU()(x) if relu else x
+
+
+def build_tc_resnet(p: dict[str, Any], input_shape: tuple[int, int], num_labels: int) -> Any:
+    """TC-ResNet: (frames, 1, channels) input, a (3 x 1) conv, then `blocks` residual blocks
+    of two (kernel x 1) convs, each block halving time; a strided block's shortcut is a 1x1
+    conv. Converts to CONV_2D, ADD (ReLU fused), AVERAGE_POOL_2D, RESHAPE, SOFTMAX."""
+    frames, channels = input_shape
+    k = int(p["kernel"])
+    inputs = keras.Input(shape=(frames, channels), name="features")
+    x = keras.layers.Reshape((frames, 1, channels))(inputs)
+    x = keras.layers.Conv2D(
+        p["width"],
+        (3, 1),
+        strides=(int(p["first_stride"]), 1),
+        padding="same",
+        use_bias=False,
+        kernel_regularizer=_l2(),
+    )(x)
+    x = _bn_relu(x)
+    for ch in tc_resnet_channels(int(p["width"]), int(p["blocks"])):
+        y = keras.layers.Conv2D(
+            ch, (k, 1), strides=(2, 1), padding="same", use_bias=False, kernel_regularizer=_l2()
+        )(x)
+        y = _bn_relu(y)
+        y = keras.layers.Conv2D(
+            ch, (k, 1), padding="same", use_bias=False, kernel_regularizer=_l2()
+        )(y)
+        y = _bn_relu(y, relu=False)
+        s = keras.layers.Conv2D(
+            ch, (1, 1), strides=(2, 1), padding="same", use_bias=False, kernel_regularizer=_l2()
+        )(x)
+        s = _bn_relu(s)
+        x = keras.layers.ReLU()(keras.layers.Add()([y, s]))
+    if p["dropout"]:
+        x = keras.layers.Dropout(p["dropout"])(x)
+    x = keras.layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]))(x)
+    outputs = classifier_head(x, num_labels)
+    return keras.Model(inputs, outputs, name="tc_resnet")
+
+
+BUILDERS = {"ds_cnn": build_ds_cnn, "tiny_conv": build_tiny_conv, "tc_resnet": build_tc_resnet}
 
 
 def build_model(model_params: dict[str, Any], input_shape: tuple, num_labels: int) -> Any:

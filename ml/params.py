@@ -175,7 +175,7 @@ SCHEMA: dict[str, Any] = {
         "time_shift_ms": Num(INT, 0, 1000),
     },
     "model": {
-        "architecture": Choice(("ds_cnn", "tiny_conv")),
+        "architecture": Choice(("ds_cnn", "tiny_conv", "tc_resnet")),
         "ds_cnn": {
             "filters": Num(INT, 1, 1024),
             "blocks": Num(INT, 1, 16),
@@ -187,6 +187,13 @@ SCHEMA: dict[str, Any] = {
             "filters": Num(INT, 1, 1024),
             "kernel": IntPair(),
             "stride": IntPair(1, 8),
+            "dropout": Num(FLOAT, 0.0, 0.95),
+        },
+        "tc_resnet": {
+            "width": Num(INT, 1, 512),
+            "blocks": Num(INT, 1, 8),
+            "kernel": Num(INT, 1, 31),
+            "first_stride": Num(INT, 1, 8),
             "dropout": Num(FLOAT, 0.0, 0.95),
         },
     },

@@ -68,7 +68,9 @@ def test_bad_model_params_are_one_line_errors(tiny_features):
     mp["architecture"] = "resnet"
     with pytest.raises(ModelError) as e:
         build_model(mp, (49, 40), 12)
-    assert str(e.value) == "model.architecture = 'resnet' must be one of ds_cnn, tiny_conv"
+    assert str(e.value) == (
+        "model.architecture = 'resnet' must be one of ds_cnn, tiny_conv, tc_resnet"
+    )
     with pytest.raises(ModelError) as e:
         build_model(params["model"], (49,), 12)
     assert str(e.value) == "model input shape (49,) must be (frames, channels)"

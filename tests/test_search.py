@@ -1,0 +1,235 @@
+"""Model search: candidates, shape-only budget check, report, apply, and one real search on
+DVC experiments over the tiny dataset (the `make search` / `make search-apply` path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml import budget
+from ml.params import load_params
+from ml.search_apply import ApplyError, changed_keys, set_lines
+from ml.search_report import pareto, transfer_accuracy
+from ml.search_shape import Limits, check
+from ml.search_space import GRID, apply_overrides, candidates, exp_name, set_args
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_candidates_are_seeded_unique_and_take_architectures_in_turn() -> None:
+    a, b = candidates(0), candidates(0)
+    assert a == b and a != candidates(1)
+    assert len({exp_name(c) for c in a}) == len(a)
+    assert [c["model.architecture"] for c in a[:3]] == list(GRID)
+
+
+def test_set_args_use_dvc_override_syntax() -> None:
+    c = {"model.architecture": "ds_cnn", "model.ds_cnn.first_stride": [2, 4]}
+    assert set_args(c) == [
+        "-S", "model.architecture=ds_cnn", "-S", "model.ds_cnn.first_stride=[2,4]",
+    ]  # fmt: skip
+
+
+def test_pareto_keeps_only_undominated_points() -> None:
+    # (latency, accuracy): the second is slower and worse than the first
+    assert pareto([(10, 0.9), (20, 0.8), (30, 0.95), (5, 0.5)]) == [0, 2, 3]
+
+
+def test_transfer_accuracy_is_read_when_present() -> None:
+    assert transfer_accuracy({"accuracy_int8": 0.9}) is None
+    assert transfer_accuracy({"accuracy_int8": 0.9, "accuracy_heldout_engine": 0.7}) == 0.7
+
+
+FACTS = {
+    "model_bytes": 30000, "tensor_arena_size": 30000, "ram_extra_bytes": 34000,
+    "macs": 2_000_000, "ops": ["CONV_2D", "SOFTMAX"],
+}  # fmt: skip
+
+
+def test_check_uses_board_budgets_and_extra_limits() -> None:
+    boards = budget.load_boards(REPO / "hil/boards.yaml")
+    ops = budget.supported_ops(REPO / "firmware/core/supported_ops.def")
+    assert check(FACTS, Limits(boards=boards), ops) == []
+    tight = Limits(boards=boards, max_model_bytes=20000, max_latency_ms={"esp32": 15.0})
+    fails = check(FACTS, tight, ops)
+    assert len(fails) == 2
+    assert "esp32" in fails[0] and "16.7 ms exceeds 15 ms" in fails[0]
+    assert "--max-model-bytes 20000" in fails[1]
+    big = {**FACTS, "tensor_arena_size": 200_000}
+    assert any("arena_budget_bytes" in f for f in check(big, Limits(boards=boards), ops))
+
+
+def test_set_lines_changes_only_the_given_lines() -> None:
+    text = (REPO / "params.yaml").read_text()
+    changes = {"model.architecture": "tc_resnet", "model.ds_cnn.first_stride": [3, 1],
+               "frontend.num_channels": 7}  # fmt: skip
+    base = yaml.safe_load(text)
+    differ = sum(apply_overrides(base, {k: v}) != base for k, v in changes.items())
+    new = set_lines(text, changes)
+    old_lines, new_lines = text.splitlines(), new.splitlines()
+    assert len(old_lines) == len(new_lines)
+    diff = [(o, n) for o, n in zip(old_lines, new_lines, strict=True) if o != n]
+    # one line per scalar, one per item of a block list (DVC writes lists that way)
+    assert len(diff) >= differ >= 2
+    leaves = ("architecture:", "first_stride:", "num_channels:")
+    assert all(n.lstrip().startswith(("- ", *leaves)) for _, n in diff)
+    for old, line in diff:  # the comment stays where it was
+        if "#" in old:
+            assert line.index("#") == old.index("#")
+    p = yaml.safe_load(new)
+    assert p["model"]["architecture"] == "tc_resnet"
+    assert p["model"]["ds_cnn"]["first_stride"] == [3, 1]
+    assert p["frontend"]["num_channels"] == 7
+    assert p["dataset"] == yaml.safe_load(text)["dataset"]
+
+
+def test_set_lines_keeps_block_lists_block() -> None:
+    text = "# top\nmodel:\n  ds_cnn:\n    first_stride:\n    - 2\n    - 2\n    filters: 64  # f\n"
+    new = set_lines(text, {"model.ds_cnn.first_stride": [2, 4], "model.ds_cnn.filters": 8})
+    assert (
+        new
+        == "# top\nmodel:\n  ds_cnn:\n    first_stride:\n    - 2\n    - 4\n    filters: 8   # f\n"
+    )
+
+
+def test_changed_keys_compares_model_and_frontend_only() -> None:
+    cur = load_params(REPO / "params.yaml")
+    exp = apply_overrides(cur, {"model.tc_resnet.width": 8, "train.epochs": 1})
+    assert changed_keys(cur, exp) == {"model.tc_resnet.width": (16, 8)}
+    exp["model"]["bogus"] = 1
+    with pytest.raises(ApplyError, match=r"model\.bogus"):
+        changed_keys(cur, exp)
+
+
+@pytest.mark.slow
+def test_tc_resnet_converts_to_firmware_ops_only() -> None:
+    from ml.search_shape import quick_facts, shape_facts
+
+    p = load_params(REPO / "params.yaml")
+    p["model"]["architecture"] = "tc_resnet"
+    facts = shape_facts(p)
+    ops = budget.supported_ops(REPO / "firmware/core/supported_ops.def")
+    assert set(facts["ops"]) <= set(ops)
+    assert "ADD" in facts["ops"]
+    assert 0 < facts["macs"] < 2_000_000  # TC-ResNet8 size: under 1 M MACs
+    quick = quick_facts(p)  # the pre-conversion estimate counts the same MACs
+    assert quick["macs"] == facts["macs"]
+    assert quick["kernel_weights"] < facts["model_bytes"]
+
+
+# ------------------------------------------------------------------ end to end on DVC
+
+
+def sh(cmd: list[str], cwd: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONHASHSEED": "0",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONPATH": str(cwd),
+    }
+    return subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A git + DVC copy of the pipeline with the tiny dataset (ml.tiny's) and fast params."""
+    from ml import synth
+    from ml.tiny import resolved_params
+
+    root = tmp_path_factory.mktemp("searchrepo")
+    shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "hil").mkdir()
+    shutil.copy(REPO / "hil/boards.yaml", root / "hil/boards.yaml")
+    (root / "firmware/core").mkdir(parents=True)
+    shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    params = resolved_params(REPO / "params.yaml")
+    params["dataset"]["path"] = "data/speech_commands"
+    synth.synthesize(root / "data/speech_commands", params, workers=1, progress=False)
+    params["train"]["epochs"] = 1  # the search's wiring is under test, not accuracy
+    params["evaluate"].update(
+        stream_minutes=0.2, min_accuracy_int8=0.0, max_int8_drop=1.0,
+        max_false_accepts_per_hour=100000.0,
+    )  # fmt: skip
+    (root / "params.yaml").write_text(
+        "# comment kept by search-apply\n" + yaml.safe_dump(params, sort_keys=False)
+    )
+    (root / ".gitignore").write_text("/data/\n/build/\n__pycache__/\n")
+    assert sh(["git", "init", "-q"], root).returncode == 0
+    assert sh([str(BIN / "dvc"), "init", "-q"], root).returncode == 0
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    assert sh([*git, "add", "-A"], root).returncode == 0
+    res = sh([*git, "commit", "-q", "-m", "pipeline sources"], root)
+    assert res.returncode == 0, res.stderr
+    yield root
+
+
+def search(root: Path) -> subprocess.CompletedProcess:
+    # what `make search BOARD=nano33ble SEARCH_BUDGET=2` runs (mk/search.mk)
+    cmd = [sys.executable, "-m", "ml.search", "run", "--board", "nano33ble", "--budget", "2"]
+    cmd += ["--max-latency-ms", "nano33ble=15"]  # small candidates: quick to train
+    return sh(cmd, root)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2700)  # two DVC experiments + a resume; minutes on a shared machine
+def test_search_runs_dvc_experiments_resumes_and_applies(repo: Path) -> None:
+    before = {n: (repo / n).read_text() for n in ("params.yaml",)}
+    res = search(repo)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = repo / "build/search"
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    assert all("error" not in r for r in records), records
+    assert all(0.0 <= r["metrics"]["accuracy_int8"] <= 1.0 for r in records)
+    assert (out / "search-nano33ble.md").is_file() and (out / "pareto-nano33ble.png").is_file()
+    assert "est ms nano33ble" in res.stdout and "est ms esp32" in res.stdout
+    assert "ETA" in res.stderr
+    md = (out / "search-nano33ble.md").read_text()
+    assert "exceeds 15 ms" in md  # rejected before training, and listed
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len({line.count("|") for line in rows}) == 1  # one column count: a valid table
+    # the workspace is back to the baseline; the experiments live in DVC
+    assert (repo / "params.yaml").read_text() == before["params.yaml"]
+    assert not (repo / "dvc.lock").exists()
+    assert not [f for f in (repo / "metrics").rglob("*") if f.is_file()]
+    shown = sh([str(BIN / "dvc"), "exp", "show", "--json"], repo)
+    assert shown.returncode == 0, shown.stderr
+    for r in records:
+        assert r["exp"] in shown.stdout
+    # a second run resumes: nothing left to train
+    again = search(repo)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "2 of 2 done, 0 to run" in again.stderr
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    # search-apply writes exactly the keys the experiment changed
+    best = records[0]
+    res = sh([sys.executable, "-m", "ml.search", "apply", "--exp", best["exp"]], repo)
+    assert res.returncode == 0, res.stderr
+    old, new = before["params.yaml"].splitlines(), (repo / "params.yaml").read_text().splitlines()
+    assert len(old) == len(new) and new[0] == "# comment kept by search-apply"
+    changed = [n for o, n in zip(old, new, strict=True) if o != n]
+    base = yaml.safe_load(before["params.yaml"])
+    expected = {k: v for k, v in best["candidate"].items() if apply_overrides(base, {k: v}) != base}
+    assert len(changed) == len(expected) > 0
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    assert apply_overrides(base, best["candidate"]) == p
+    diff = sh([str(BIN / "dvc"), "params", "diff"], repo)
+    assert diff.returncode == 0, diff.stderr
+    assert any(key in diff.stdout for key in expected)
+    bad = sh([sys.executable, "-m", "ml.search", "apply", "--exp", "no-such-exp"], repo)
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("error: EXP=no-such-exp")
