@@ -115,3 +115,4 @@ bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
 TEST_TARGETS :=
 BENCH_TARGETS :=
 include mk/data.mk mk/ml.mk mk/firmware.mk mk/hil.mk mk/bench.mk
+include mk/monitor.mk
