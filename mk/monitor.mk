@@ -48,7 +48,7 @@ retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metr
 	@bash tools/retrain_report.sh $(BASE) $(RETRAIN_DIR)
 
 .PHONY: retrain-pr
-retrain-pr: setup ## Commit the new model's lock/metrics to a retrain/ branch and open a pull request (never main)
+retrain-pr: ## Commit the new model's lock/metrics to a retrain/ branch and open a pull request (never main)
 	@bash tools/retrain_pr.sh $(RETRAIN_DIR)
 
 # The monitor stage depends on the store: a fresh clone gets it from the DVC remote, or an
