@@ -57,9 +57,7 @@ def test_psi_and_chi_square_see_a_shift_and_not_a_copy() -> None:
 def test_telemetry_deltas_and_resets(tmp_path: Path) -> None:
     h0, h1 = [0] * 16, [0] * 16
     h0[3], h1[3] = 4, 10
-    r1 = telemetry.record(
-        "b1", "p", ident=IDENT, stats=stats(1000, 4, h0, yes=1), last=None, now=0
-    )
+    r1 = telemetry.record("b1", "p", ident=IDENT, stats=stats(1000, 4, h0, yes=1), last=None, now=0)
     assert r1["first"] and not r1["reset"] and r1["delta"]["inferences"] == 4
     telemetry.append(tmp_path, r1)
     last = telemetry.last_record(tmp_path, "b1")
@@ -83,7 +81,9 @@ def test_telemetry_deltas_and_resets(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 2
 
 
-def write_store(store: Path, board: str, hist: list[int], yes: int, day: str = "2026-11-30") -> None:
+def write_store(
+    store: Path, board: str, hist: list[int], yes: int, day: str = "2026-11-30"
+) -> None:
     rec = {
         "board": board,
         "time": f"{day}T10:00:00+00:00",
