@@ -31,14 +31,14 @@ collect: setup ## Save a board's field clip (top score in the band) under field/
 	  --polls $(POLLS) --interval-s $(INTERVAL) $(if $(NAME),--name $(NAME)) $(if $(BAND),--band $(BAND))
 
 .PHONY: monitor
-monitor: setup ## Drift report of the telemetry store against evaluate's references (dvc repro monitor)
-	@$(DVC) repro monitor
+monitor: setup ## Drift report (metrics/monitor.json + plot) of the telemetry store against evaluate's references
+	@$(DVC) repro -q -s monitor  # this stage only: upstream is `make repro`
 
 .PHONY: monitor-check
 monitor-check: monitor ## Exit 1 with one line (board, distribution, figure) when a drift threshold is crossed
 	@$(PY) -m ml.monitor --check metrics/monitor.json
 
-##@ Retraining
+# Retraining (the retrain workflow)
 .PHONY: retrain
 retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metrics diff against BASE (build/retrain/)
 	@$(MAKE) data-verified
