@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 HIST_BINS = 16
-EPS = 1e-4  # proportion floor: an empty bin on one side must not make PSI infinite
+PSEUDO = 0.5  # counts added to every bin for the PSI (Laplace-style smoothing)
 
 
 def distribution(scores: np.ndarray, labels: list[str], threshold: int) -> dict[str, Any]:
@@ -44,29 +44,29 @@ def categories(dist: dict[str, Any], name: str) -> tuple[list[str], np.ndarray]:
     return [*keys, "none"], np.asarray([*counts, none], np.float64)
 
 
-def _proportions(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    p = counts / total if total > 0 else np.full(len(counts), 1.0 / len(counts))
-    p = np.maximum(p, EPS)
-    return p / p.sum()
+def _proportions(counts: np.ndarray, pseudo: float) -> np.ndarray:
+    c = np.asarray(counts, np.float64) + pseudo
+    return c / c.sum() if c.sum() > 0 else np.full(len(c), 1.0 / len(c))
 
 
-def psi(observed: np.ndarray, expected: np.ndarray) -> float:
-    """Population stability index: sum (o - e) ln(o / e) over proportions (floored)."""
-    o, e = _proportions(np.asarray(observed, np.float64)), _proportions(np.asarray(expected))
+def psi(observed: np.ndarray, expected: np.ndarray, pseudo: float = PSEUDO) -> float:
+    """Population stability index sum (o - e) ln(o / e) over bin proportions, with `pseudo`
+    counts added to every bin of both sides (an empty bin would make it infinite, and one
+    clip in a bin the reference never saw would dominate it)."""
+    o, e = _proportions(observed, pseudo), _proportions(expected, pseudo)
     return float(np.sum((o - e) * np.log(o / e)))
 
 
 def chi2_p(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
-    """Chi-square goodness of fit of observed counts to the expected proportions: (stat, p).
-    Bins empty on both sides carry no information and are dropped."""
-    from scipy.stats import chisquare
+    """Chi-square test that the board's counts and the reference's come from one distribution
+    (homogeneity, scipy's chi2_contingency on the 2 x bins table: the reference is a finite
+    sample too): (statistic, p). Bins empty on both sides are dropped."""
+    from scipy.stats import chi2_contingency
 
-    o = np.asarray(observed, np.float64)
-    keep = (o > 0) | (np.asarray(expected) > 0)
-    o = o[keep]
-    if o.sum() <= 0 or len(o) < 2:
+    table = np.vstack([np.asarray(observed, np.float64), np.asarray(expected, np.float64)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
-    e = _proportions(np.asarray(expected, np.float64)[keep]) * o.sum()
-    stat, p = chisquare(o, e)
-    return float(stat), float(p) if math.isfinite(float(p)) else 0.0
+    res = chi2_contingency(table, correction=False)
+    p = float(res.pvalue)
+    return float(res.statistic), p if math.isfinite(p) else 0.0

@@ -47,8 +47,9 @@ def test_distribution_counts_as_the_firmware_does() -> None:
 
 def test_psi_and_chi_square_see_a_shift_and_not_a_copy() -> None:
     ref = np.array([0, 0, 5, 10, 20, 40, 100, 300, 500], float)
-    assert drift.psi(ref * 3, ref) == pytest.approx(0.0, abs=1e-9)
+    assert drift.psi(ref * 3, ref) < 0.01  # only the smoothing's pseudo-counts differ
     assert drift.chi2_p(ref * 3, ref)[1] > 0.99
+    assert drift.psi(ref + [0, 0, 0, 0, 0, 0, 0, 0, 1], ref) < 0.01
     shifted = ref[::-1].copy()
     assert drift.psi(shifted, ref) > 1.0
     assert drift.chi2_p(shifted, ref)[1] < 1e-6
@@ -133,7 +134,7 @@ def test_monitor_check_passes_on_the_reference_and_names_a_drifting_board(tmp_pa
     assert res.returncode == 0, res.stderr
     assert "no drift" in res.stdout
     report = json.loads((tmp_path / "monitor.json").read_text())
-    assert report["per_board"]["kitchen"]["hist"]["psi"] == 0.0
+    assert report["per_board"]["kitchen"]["hist"]["psi"] < 0.01
     assert report["per_board"]["idle"]["judged"] is False  # 1 inference < min_inferences
 
     shifted = [40, 30, 30, 30, 20, 20, 10, 5, 5, 5, 5, 0, 0, 0, 0, 0]

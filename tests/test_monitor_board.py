@@ -49,7 +49,7 @@ def tiny(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.fixture(scope="module")
 def board(tiny: dict):
     settings = tiny["root"] / "firmware/generated/model_settings.json"
-    with VirtualBoard("esp32", settings, ["--lazy-frontend"]) as vb:
+    with VirtualBoard("esp32", settings) as vb:  # front-end warmed up before the port
         yield vb.port
 
 
