@@ -49,7 +49,7 @@ def test_psi_and_chi_square_see_a_shift_and_not_a_copy() -> None:
     ref = np.array([0, 0, 5, 10, 20, 40, 100, 300, 500], float)
     assert drift.psi(ref * 3, ref) < 0.01  # only the smoothing's pseudo-counts differ
     assert drift.chi2_p(ref * 3, ref)[1] > 0.99
-    assert drift.psi(ref + [0, 0, 0, 0, 0, 0, 0, 0, 1], ref) < 0.01
+    assert drift.psi(ref + np.eye(len(ref))[-1], ref) < 0.01  # one more clip in a bin
     shifted = ref[::-1].copy()
     assert drift.psi(shifted, ref) > 1.0
     assert drift.chi2_p(shifted, ref)[1] < 1e-6
@@ -198,3 +198,38 @@ def test_params_monitor_section_is_validated(tmp_path: Path) -> None:
     assert res.stderr.strip() == (
         f"error: {path}: monitor.reference = 'train' must be one of test, stream"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (
+            ["hil.telemetry", "--board", "esp32", "--port", "/dev/kws-no-such-port"],
+            "error: telemetry: esp32 (esp32) on /dev/kws-no-such-port: esp32: cannot open",
+        ),
+        (
+            ["hil.collect", "--board", "esp32", "--port", "/dev/kws-no-such-port"],
+            "error: collect: esp32 (esp32) on /dev/kws-no-such-port: esp32: cannot open",
+        ),
+        (
+            ["hil.collect", "--board", "esp32", "--port", "/dev/null", "--band", "5,1"],
+            "error: --band '5,1': want LO,HI with -128 <= LO <= HI <= 127, or off",
+        ),
+    ],
+)
+def test_telemetry_and_collect_fail_in_one_line_naming_the_board(
+    tmp_path: Path, args: list[str], first: str
+) -> None:
+    out = ["--store" if "telemetry" in args[0] else "--out", str(tmp_path / "out")]
+    res = subprocess.run(
+        [sys.executable, "-m", *args, *out],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert res.returncode == 1
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert res.stderr.startswith(first), res.stderr
+    assert not (tmp_path / "out").exists()  # nothing half-written
