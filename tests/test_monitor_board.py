@@ -182,3 +182,16 @@ def test_collect_saves_the_clip_in_the_band_and_nothing_otherwise(
     res = collect(board, out)  # taken: the board's buffer is empty again
     assert res.returncode == 0 and "0 clip(s)" in res.stdout
     assert len(list(out.rglob("*.wav"))) == 1
+
+
+def test_evaluate_writes_the_reference_distributions(tiny: dict) -> None:
+    m = json.loads((tiny["root"] / "metrics/evaluate.json").read_text())
+    ref = json.loads((tiny["root"] / "metrics/reference.json").read_text())
+    assert "reference" not in m and "stream_scores" not in m  # not metrics
+    assert ref["labels"] == tiny["params"]["dataset"]["labels"]
+    test, stream = ref["references"]["test"], ref["references"]["stream"]
+    assert test["inferences"] == sum(test["hist"]) == m["test_examples"] == len(tiny["audio"])
+    assert stream["inferences"] == sum(stream["hist"]) == m["stream_inferences"]
+    assert set(test["detections"]) == set(tiny["params"]["dataset"]["keywords"])
+    # the stream's detections (per inference) are at least its recognizer's false accepts
+    assert sum(stream["detections"].values()) >= m["false_accepts"]
