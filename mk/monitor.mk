@@ -9,7 +9,8 @@ INTERVAL ?= 60
 NAME ?=
 BAND ?=
 RETRAIN_DIR := build/retrain
-BASE ?= main
+# The revision the retrain pull request's metrics diff compares with (a CI checkout has origin/main).
+RETRAIN_BASE ?= $(if $(shell git rev-parse -q --verify origin/main 2>/dev/null),origin/main,main)
 
 ##@ Monitoring
 define need_board_port
@@ -40,12 +41,10 @@ monitor-check: monitor ## Exit 1 with one line (board, distribution, figure) whe
 
 # Retraining (the retrain workflow)
 .PHONY: retrain
-retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metrics diff against BASE (build/retrain/)
+retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metrics diff against main (build/retrain/)
 	@$(MAKE) data-verified
-	@$(DVC) pull -q telemetry.dvc 2>/dev/null || echo "retrain: telemetry store not on the DVC remote; using what is here"
-	@$(DVC) repro
-	@mkdir -p $(RETRAIN_DIR)
-	@bash tools/retrain_report.sh $(BASE) $(RETRAIN_DIR)
+	@$(MAKE) repro  # dvc repro incl. the monitor stage, then dvc push of the new model
+	@bash tools/retrain_report.sh $(RETRAIN_BASE) $(RETRAIN_DIR)
 
 .PHONY: retrain-pr
 retrain-pr: ## Commit the new model's lock/metrics to a retrain/ branch and open a pull request (never main)
