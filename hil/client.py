@@ -263,14 +263,19 @@ class Client:
         return self.command(line, end=b"%").lines
 
     def sync(self, attempts: int = 3) -> dict[str, str]:
-        """Skip boot noise and stale lines (opening a port may reset a board); return the
-        board's identity."""
+        """Resynchronize, then return the board's identity. A bare `\\n` first ends whatever
+        partial line the board holds (esptool's sync bytes, a session cut mid-line): the
+        board answers that fragment with an `e-` line, which is drained with the boot noise
+        and stale lines (opening a port may reset a board) before `id` is sent."""
         for _ in range(attempts - 1):
-            self.drain(quiet_s=0.2, max_s=2.0)
             try:
-                return self.identity()
-            except (GarbledLine, BoardReset):
-                continue  # still booting
+                return self._resync_identity()
+            except (GarbledLine, BoardReset, BoardRefused, BoardHang, SlowLink):
+                continue  # still booting, or the fragment was the start of a payload
+        return self._resync_identity()
+
+    def _resync_identity(self) -> dict[str, str]:
+        self._write(b"\n", "sync")
         self.drain(quiet_s=0.2, max_s=2.0)
         return self.identity()
 

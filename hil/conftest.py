@@ -2,8 +2,9 @@
 
 The same files run against a real board and a virtual one (python -m hil.virtual). This
 conftest loads the board's facts, the golden vectors, the model settings and params, holds
-the per-port lock for the session, and writes JUnit XML + metrics JSON to
-hil/results/<board>/.
+the per-port lock for the session (or works under the lock of the `make hil` process that
+started it, which also held it while flashing), and writes JUnit XML + metrics JSON to
+hil/results/<board>/. Figures a virtual board estimates are recorded as estimated.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ class Hil:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
-    def metric(self, name: str, value: float, unit: str) -> None:
+    def metric(self, name: str, value: float, unit: str, estimated: bool = False) -> None:
+        """Record a figure; `estimated`: not measured on the board (a virtual board's time)."""
         self.metrics = [m for m in self.metrics if m["name"] != name]
-        self.metrics.append(record(name, float(value), unit))
+        self.metrics.append(record(name, float(value), unit, estimated))
 
     @property
     def frames(self) -> int:
@@ -103,7 +105,7 @@ def hil(request: pytest.FixtureRequest) -> Iterator[Hil]:
     opt = request.config.getoption
     board, port = opt("board"), opt("port")
     if not board or not port:
-        pytest.skip("needs --board and --port (a real or virtual board)")
+        pytest.skip("needs a board attached: --board and --port (a real or virtual board)")
     vectors = Path(opt("vectors"))
     settings_path = Path(opt("settings") or "firmware/generated/model_settings.json")
     ctx = Hil(
@@ -136,20 +138,36 @@ def _name_holder(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("port_lock").set_test(request.node.nodeid)
 
 
+def _client(dut: Any, hil: Hil) -> Client:
+    return Client(
+        hil.port,
+        timeout_s=hil.params["hil"]["command_timeout_s"],
+        baud=int(hil.facts["baud"]),
+        stream=dut.serial.proc,
+        name=hil.board,
+    )
+
+
 @pytest.fixture
 def client(dut: Any, hil: Hil, port_lock: PortLock) -> Iterator[Client]:
-    """The protocol client on pytest-embedded's own port (its reader thread paused)."""
+    """The protocol client on pytest-embedded's own port (its reader thread paused),
+    resynchronized (a bare newline, then `id`) before the test's first command."""
     with dut.serial.disable_redirect_thread():
-        c = Client(
-            hil.port,
-            timeout_s=hil.params["hil"]["command_timeout_s"],
-            baud=int(hil.facts["baud"]),
-            stream=dut.serial.proc,
-            name=hil.board,
-        )
+        c = _client(dut, hil)
         c.sync()
         yield c
         dut.serial.proc = c.stream  # a reconnect replaced the port object
+
+
+@pytest.fixture
+def synced_dut(dut: Any, hil: Hil, port_lock: PortLock) -> Any:
+    """pytest-embedded's dut for `dut.write`/`dut.expect` tests, after the same resync as
+    `client`: a board left mid-line by a flash tool must not swallow the first command."""
+    with dut.serial.disable_redirect_thread():
+        c = _client(dut, hil)
+        c.sync()
+        dut.serial.proc = c.stream
+    return dut
 
 
 @pytest.fixture

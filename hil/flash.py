@@ -5,7 +5,9 @@ on a real board with the board's own tool (hil/boards.yaml: flash_tool, flash_ar
   cables often fail at 921600 but work at 115200).
 - Nano 33 BLE: `arduino-cli upload --fqbn ... --port PORT --input-file BIN`.
 The exact command is logged before it runs; a missing tool or a board that does not answer
-is one line and a non-zero exit. The port lock keeps a test job off the board meanwhile.
+is one line and a non-zero exit. A tool that hangs is killed with its whole process group
+after `flash_timeout_s` (hil/boards.yaml). The port lock keeps a test job off the board
+meanwhile (`make hil` holds it across flashing and both suites: hil/run_board.py).
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import json
 import logging
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from hil.boards import board_facts, board_names
+from hil import proc
+from hil.boards import BOARDS_FILE, board_facts
 from hil.lock import PortLock
 from ml.errors import KwsError, run_main
 
 log = logging.getLogger("hil.flash")
 
 ESP_MERGED_OFFSET = "0x0"
-FLASH_TIMEOUT_S = 300.0
 
 
 class FlashError(KwsError):
@@ -70,9 +71,11 @@ def arduino_cmd(facts: dict[str, Any], port: str, image: Path, tool: str) -> lis
     return [tool, *map(str, facts["flash_args"]), "--port", port, "--input-file", str(image)]
 
 
-def commands(board: str, port: str, image: Path) -> list[list[str]]:
+def commands(
+    board: str, port: str, image: Path, boards_file: Path = BOARDS_FILE
+) -> list[list[str]]:
     """The attempts in order: one per baud for esptool, one for arduino-cli."""
-    facts = board_facts(board)
+    facts = board_facts(board, boards_file)
     tool = facts["flash_tool"]
     if tool == "esptool":
         bauds = [int(facts["flash_baud"])]
@@ -94,31 +97,46 @@ def _reason(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def run(cmd: list[str], timeout_s: float = FLASH_TIMEOUT_S) -> subprocess.CompletedProcess:
+def run(cmd: list[str], timeout_s: float) -> tuple[int | None, str]:
+    """Exit code (None: hung, killed with its process group after `timeout_s`) and output."""
     log.info("running: %s", shlex.join(cmd))
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+        return proc.run(cmd, timeout_s)
     except FileNotFoundError:
         raise FlashError(f"{cmd[0]}: not found (is the flash tool installed?)") from None
-    except subprocess.TimeoutExpired:
-        raise FlashError(f"{shlex.join(cmd[:3])}...: no result within {timeout_s:g} s") from None
 
 
-def flash(board: str, port: str, image: Path, timeout_s: float = FLASH_TIMEOUT_S) -> list[str]:
-    """Flash `image`; return the command that succeeded. FlashError when every attempt fails."""
+def check_image(board: str, image: Path) -> None:
     if not image.exists():
-        raise FlashError(f"{image}: firmware image not found (build the firmware first)")
-    attempts = commands(board, port, image)
+        raise FlashError(
+            f"{image}: firmware image not found (build it with `make firmware BOARD={board}`)"
+        )
+
+
+def flash(
+    board: str,
+    port: str,
+    image: Path,
+    timeout_s: float | None = None,
+    boards_file: Path = BOARDS_FILE,
+) -> list[str]:
+    """Flash `image`; return the command that succeeded. FlashError when every attempt fails.
+    Each attempt is bounded by `timeout_s` (default: the board's flash_timeout_s)."""
+    check_image(board, image)
+    facts = board_facts(board, boards_file)
+    limit = float(timeout_s if timeout_s is not None else facts["flash_timeout_s"])
+    attempts = commands(board, port, image, boards_file)
     last = ""
     for i, cmd in enumerate(attempts):
-        done = run(cmd, timeout_s)
-        if done.returncode == 0:
+        code, out = run(cmd, limit)
+        if code == 0:
             log.info("flashed %s on %s", board, port)
             return cmd
-        last = _reason(done.stderr + done.stdout)
-        log.warning(
-            "attempt %d/%d failed (exit %d): %s", i + 1, len(attempts), done.returncode, last
-        )
+        if code is None:
+            last = f"{cmd[0].rsplit('/', 1)[-1]} hung: no result within {limit:g} s (killed)"
+        else:
+            last = _reason(out)
+        log.warning("attempt %d/%d failed (exit %s): %s", i + 1, len(attempts), code, last)
     raise FlashError(f"board {board} on {port} did not take the image: {last}")
 
 
@@ -128,10 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--board", required=True, help=f"one of {', '.join(board_names())}")
+    ap.add_argument("--board", required=True, help="a board of --boards-file (esp32, ...)")
     ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     ap.add_argument(
         "--image", type=Path, help="firmware image (default: flash_image in boards.yaml)"
+    )
+    ap.add_argument(
+        "--boards-file", type=Path, default=BOARDS_FILE, help="board facts (%(default)s)"
     )
     ap.add_argument(
         "--lock-timeout",
@@ -140,10 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to wait for a busy port (default: %(default)s)",
     )
     args = ap.parse_args(argv)
-    facts = board_facts(args.board)
-    image = args.image or Path(str(facts.get("flash_image", "-")))
+    facts = board_facts(args.board, args.boards_file)
+    image = args.image or Path(facts["flash_image"])
+    check_image(args.board, image)
     with PortLock(args.port, f"flash {args.board}", args.lock_timeout):
-        flash(args.board, args.port, image)
+        flash(args.board, args.port, image, boards_file=args.boards_file)
     return 0
 
 

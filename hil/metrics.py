@@ -1,5 +1,9 @@
 """HIL run metrics: `[{"name", "value", "unit"}]` records in hil/results/<board>/metrics.json,
-and the per-board summary table `make hil-virtual` prints."""
+and the per-board summary table `make hil-virtual` prints.
+
+A figure the board did not measure (the latency of a virtual board: MACs / (MACs per cycle x
+clock) from hil/boards.yaml) carries `"estimated": true` in the JSON and `est.` in the table.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,15 @@ TABLE = [  # (metric, heading, format)
 ]
 
 
-def record(name: str, value: float, unit: str) -> dict[str, Any]:
-    return {"name": name, "value": value, "unit": unit}
+EST = " est."
+EST_NOTE = "est. = estimated: MACs / (MACs per cycle x clock), hil/boards.yaml; not measured"
+
+
+def record(name: str, value: float, unit: str, estimated: bool = False) -> dict[str, Any]:
+    r: dict[str, Any] = {"name": name, "value": value, "unit": unit}
+    if estimated:
+        r["estimated"] = True
+    return r
 
 
 def write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
@@ -46,13 +57,19 @@ def table(results: Path, boards: list[str]) -> str:
     """One column per board, one row per metric ('-' when a run did not produce it)."""
     data = {b: read_metrics(results / b / "metrics.json") for b in boards}
     width = max(len(h) for _, h, _ in TABLE) + 2
-    lines = ["".ljust(width) + "".join(b.rjust(14) for b in boards)]
+    lines = ["".ljust(width) + "".join(b.rjust(16) for b in boards)]
+    estimated = False
     for name, heading, fmt in TABLE:
         cells = []
         for b in boards:
             r = data[b].get(name)
-            cells.append((fmt.format(r["value"]) if r else "-").rjust(14))
+            cell = fmt.format(r["value"]) if r else "-"
+            if r and r.get("estimated"):
+                cell, estimated = cell + EST, True
+            cells.append(cell.rjust(16))
         lines.append(heading.ljust(width) + "".join(cells))
+    if estimated:
+        lines.append(EST_NOTE)
     return "\n".join(lines)
 
 

@@ -15,7 +15,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from hil.boards import board_names
+from hil import proc
+from hil.boards import board_facts, board_names
 from hil.metrics import table
 from ml.errors import KwsError, run_main
 
@@ -67,15 +68,25 @@ class VirtualBoard:
 
 
 def pytest_cmd(
-    board: str, port: str, *, settings: Path, vectors: Path, results: Path, params: Path
+    board: str,
+    port: str,
+    *,
+    settings: Path,
+    vectors: Path,
+    results: Path,
+    params: Path,
+    timeout_s: float | None = None,
 ) -> list[str]:
+    """The suites' pytest command; `timeout_s`: pytest-timeout's bound on each test."""
+    bound = ["--timeout", f"{timeout_s:g}"] if timeout_s else []
     return [
         sys.executable, "-m", "pytest", "hil", "-q", "-p", "no:cacheprovider",
         "-o", "junit_family=xunit1", "--embedded-services", "serial",
         "--port", port, "--board", board, "--settings", str(settings),
         "--vectors", str(vectors), "--results", str(results), "--params", str(params),
         "-W", "ignore::pytest.PytestExperimentalApiWarning",
-        "--junitxml", str(results / board / "junit.xml"),
+        "-p", "tests.ci_skips",  # CI=true: only hardware/toolchain skips pass
+        "--junitxml", str(results / board / "junit.xml"), *bound,
     ]  # fmt: skip
 
 
@@ -101,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for vb in boards:
             log.info("virtual %s on %s", vb.board, vb.port)
         runs = {
-            vb.board: subprocess.Popen(
+            vb.board: proc.start(
                 pytest_cmd(
                     vb.board,
                     vb.port,
@@ -109,11 +120,22 @@ def main(argv: list[str] | None = None) -> int:
                     vectors=args.vectors,
                     results=args.results,
                     params=args.params,
+                    timeout_s=float(board_facts(vb.board)["test_timeout_s"]),
                 )
             )
             for vb in boards
         }
-        codes = {b: p.wait() for b, p in runs.items()}
+        # the runs are parallel: one deadline, the longest suite_timeout_s of the boards
+        deadline = time.monotonic() + max(board_facts(b)["suite_timeout_s"] for b in runs)
+        try:
+            codes = {b: proc.wait(p, deadline - time.monotonic()) for b, p in runs.items()}
+        except BaseException:  # Ctrl-C: the runs are in their own sessions; stop them all
+            for p in runs.values():
+                proc.kill_group(p)
+            raise
+    hung = [b for b, c in codes.items() if c is None]
+    if hung:
+        log.error("HIL suites on virtual %s overran suite_timeout_s (killed)", ", ".join(hung))
     failed = [b for b, c in codes.items() if c != 0]
     done = [b for b in args.boards if (args.results / b / "metrics.json").is_file()]
     if done:

@@ -7,7 +7,8 @@ import numpy as np
 from hil.conftest import expected_label
 
 
-def test_boot_banner(dut, hil, port_lock):
+def test_boot_banner(synced_dut, hil):
+    dut = synced_dut
     dut.write("reset")
     dut.expect_exact("m-reset")
     boot = dut.expect(rb"([me])-boot ([^\r\n]*)\r\n", timeout=30)
@@ -35,7 +36,7 @@ def test_one_golden_vector(client, hil):
     np.testing.assert_array_equal(out["scores"], hil.features["expected"][0])
 
 
-def test_latency_under_bound(client, hil):
-    us = client.infer(hil.features["x"][0])["us"]
-    hil.metric("smoke_latency_ms", us / 1000, "ms")
+def test_latency_under_bound(client, hil, is_virtual):
+    us = client.infer(hil.features["x"][0])["us"]  # a virtual board's is an estimate
+    hil.metric("smoke_latency_ms", us / 1000, "ms", estimated=is_virtual)
     assert 0 < us / 1000 <= hil.facts["latency_bound_ms"]

@@ -71,7 +71,15 @@ data-verify: setup ## Check data/speech_commands hashes to what data.dvc records
 
 .PHONY: data-synth
 data-synth: setup ## Generate the offline dataset into data/speech_commands (params.yaml synth:)
-	@$(PY) -m ml.synth --out $(DATA_DIR)
+	@# synth.source: synthetic (offline engines), mix (generated + real Speech Commands), real.
+	@read -r source real_dir < <($(PY) -m ml.synth --print-source); \
+	if [[ "$$source" == real ]]; then \
+	  echo "error: params.yaml: synth.source is real: that dataset is downloaded (make data-speech-commands), not generated" >&2; exit 1; \
+	fi; \
+	if [[ "$$source" == mix && ! -f "$$real_dir/testing_list.txt" ]]; then \
+	  $(PY) -m ml.download --out "$$real_dir" --cache $(DOWNLOAD_CACHE); \
+	fi; \
+	$(PY) -m ml.synth --out $(DATA_DIR)
 
 .PHONY: data-track
 data-track: setup ## Record data/speech_commands in data.dvc and push it to the DVC remote

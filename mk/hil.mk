@@ -14,16 +14,13 @@ hil-virtual: setup $(HIL_ARTEFACTS) ## Smoke + acceptance on virtual esp32 and n
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
 .PHONY: hil
-hil: setup ## Flash a real board and run smoke + acceptance on it: make hil BOARD=esp32 PORT=/dev/ttyUSB0 [IMAGE=...]
+FLASH ?= 1
+hil: setup ## Flash a real board, run smoke + acceptance on it under one port lock: make hil BOARD=esp32 PORT=/dev/ttyUSB0 [IMAGE=...] [FLASH=0: already flashed]
 	@if [ -z "$(BOARD)" ] || [ -z "$(PORT)" ]; then \
-	  echo "error: usage: make hil BOARD=<esp32|nano33ble> PORT=<serial port> [IMAGE=<firmware>]" >&2; exit 2; fi
-	@$(PY) -m hil.flash --board $(BOARD) --port $(PORT) $(if $(IMAGE),--image $(IMAGE))
-	@rc=0; $(BIN)/pytest hil -q -p no:cacheprovider -o junit_family=xunit1 \
-	  --embedded-services serial --port $(PORT) --board $(BOARD) \
-	  --settings $(GENERATED_DIR)/model_settings.json --vectors $(VECTORS_DIR) \
-	  --params $(HIL_PARAMS) --results $(HIL_RESULTS) \
-	  --junitxml $(HIL_RESULTS)/$(BOARD)/junit.xml || rc=$$?; \
-	  $(PY) -m hil.metrics $(HIL_RESULTS) $(BOARD) || true; exit $$rc
+	  echo "error: usage: make hil BOARD=<esp32|nano33ble> PORT=<serial port> [IMAGE=<firmware>] [FLASH=0]" >&2; exit 2; fi
+	@$(PY) -m hil.run_board --board $(BOARD) --port $(PORT) $(if $(IMAGE),--image $(IMAGE)) \
+	  $(if $(filter 0,$(FLASH)),--no-flash) --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
+	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
 .PHONY: hil-bench
 hil-bench: setup $(HIL_ARTEFACTS) ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)

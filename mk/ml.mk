@@ -12,6 +12,7 @@ repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs chang
 .PHONY: metrics
 metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)
 	@$(PY) -m ml.evaluate --show metrics/evaluate.json --plots metrics/plots
+	@$(PY) -m ml.transfer --show metrics/transfer.json --evaluate metrics/evaluate.json --features build/features
 	@echo "(every metric: dvc metrics show --md; against main: dvc metrics diff main)"
 
 .PHONY: plots

@@ -20,21 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hil.boards import BUDGET_FIELDS, BoardsError, read_boards
 from ml.errors import KwsError
 
 DEFAULT_BOARDS = Path("hil/boards.yaml")
 DEFAULT_OPS = Path("firmware/core/supported_ops.def")
-# Fields the pipeline needs from every board, and their types.
-REQUIRED = {
-    "clock_hz": int,
-    "macs_per_cycle": float,
-    "flash_budget_bytes": int,
-    "model_budget_bytes": int,
-    "ram_budget_bytes": int,
-    "arena_budget_bytes": int,
-}
 _OP_LINE = re.compile(r"^\s*KWS_OP\(\s*([A-Z0-9_]+)\s*,\s*(\w+)\s*\)")
 
 
@@ -43,32 +33,12 @@ class BudgetError(KwsError):
 
 
 def load_boards(path: Path | str = DEFAULT_BOARDS) -> dict[str, dict[str, Any]]:
-    """Board name -> facts, with the budget fields checked (positive numbers)."""
-    path = Path(path)
+    """Board name -> facts, checked by hil/boards.py (the one reader of the file); the gate
+    needs only the budget fields, but every field present is validated."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise BudgetError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise BudgetError(f"{path}: not valid YAML{line}") from None
-    if not isinstance(data, dict) or not data:
-        raise BudgetError(f"{path}: must map board names to their facts")
-    for board, facts in data.items():
-        if not isinstance(facts, dict):
-            raise BudgetError(f"{path}: board '{board}' must be a mapping")
-        for field, kind in REQUIRED.items():
-            if field not in facts:
-                raise BudgetError(f"{path}: board '{board}' is missing '{field}'")
-            value = facts[field]
-            ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
-            if isinstance(value, bool) or not ok or value <= 0:
-                raise BudgetError(
-                    f"{path}: board '{board}' field '{field}' = {value!r} must be a positive "
-                    f"{'number' if kind is float else 'integer'}"
-                )
-    return data
+        return read_boards(path, need=BUDGET_FIELDS)
+    except BoardsError as exc:
+        raise BudgetError(str(exc)) from None
 
 
 def supported_ops(path: Path | str = DEFAULT_OPS) -> list[str]:

@@ -56,6 +56,23 @@ class IntPair:
     hi: int = 64
 
 
+@dataclass(frozen=True)
+class FloatPair:
+    """[low, high] numbers within [lo, hi] (low <= high is checked where it matters)."""
+
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class IntMap:
+    """A mapping from names in `keys` (any subset, at least one) to integers in [lo, hi]."""
+
+    keys: tuple[str, ...]
+    lo: int
+    hi: int
+
+
 INT, FLOAT = int, float
 BOOL = bool
 STR = str
@@ -74,24 +91,55 @@ SCHEMA: dict[str, Any] = {
         "unknown_percentage": Num(INT, 0, 100),
     },
     "synth": {
-        "speakers": Num(INT, 3, 100000),
+        "source": Choice(("synthetic", "real", "mix")),
+        "real_dir": STR,
         "seed": Num(INT, 0, 2**31 - 1),
+        "engines": IntMap(("espeak", "flite", "festival", "piper"), 0, 100000),
         "repeats": Num(INT, 1, 20),
         "unknown_words_per_speaker": Num(INT, 0, 200),
         "background_seconds": Num(INT, 2, 3600),
+        "background_rms_dbfs": Num(FLOAT, -80.0, 0.0),
+        "max_word_ms": Num(INT, 100, 10000),
         "unknown_words": StrList(1),
-        "accents": StrList(1),
-        "variants": StrList(1),
-        "rate_wpm": IntPair(80, 450),
-        "pitch": IntPair(0, 99),
-        "rate_jitter": Num(FLOAT, 0.0, 0.5),
-        "pitch_jitter": Num(INT, 0, 50),
+        "espeak": {
+            "accents": StrList(1),
+            "variants": StrList(1),
+            "rate_wpm": IntPair(80, 450),
+            "pitch": IntPair(0, 99),
+        },
+        "flite": {"voices": StrList(1), "duration_stretch": FloatPair(0.3, 3.0)},
+        "festival": {"voices": StrList(1), "duration_stretch": FloatPair(0.3, 3.0)},
+        "piper": {
+            "voices": StrList(1),
+            "length_scale": FloatPair(0.3, 3.0),
+            "noise_scale": FloatPair(0.0, 2.0),
+            "noise_w": FloatPair(0.0, 2.0),
+        },
+        "speaker": {
+            "warp": FloatPair(0.7, 1.4),
+            "warp_jitter": Num(FLOAT, 0.0, 0.2),
+            "rate_jitter": Num(FLOAT, 0.0, 0.5),
+            "pitch_jitter": Num(INT, 0, 50),
+        },
+        "room": {
+            "probability": Num(FLOAT, 0.0, 1.0),
+            "rooms": Num(INT, 1, 10000),
+            "width_m": FloatPair(1.5, 50.0),
+            "depth_m": FloatPair(1.5, 50.0),
+            "height_m": FloatPair(2.0, 20.0),
+            "rt60_s": FloatPair(0.05, 3.0),
+            "distance_m": FloatPair(0.05, 20.0),
+            "max_order": Num(INT, 0, 100),
+        },
+        "mic": {
+            "highpass_hz": FloatPair(10.0, 2000.0),
+            "lowpass_hz": FloatPair(1000.0, 24000.0),
+            "eq_db": Num(FLOAT, 0.0, 24.0),
+        },
         "peak_dbfs_min": Num(FLOAT, -60.0, 0.0),
         "peak_dbfs_max": Num(FLOAT, -60.0, 0.0),
-        "snr_db_min": Num(FLOAT, 0.0, 100.0),
-        "snr_db_max": Num(FLOAT, 0.0, 100.0),
-        "max_word_ms": Num(INT, 100, 10000),
-        "background_rms_dbfs": Num(FLOAT, -80.0, 0.0),
+        "snr_db_min": Num(FLOAT, -10.0, 100.0),
+        "snr_db_max": Num(FLOAT, -10.0, 100.0),
     },
     "validate": {
         "min_clips_per_class": Num(INT, 1, 10**7),
@@ -149,6 +197,16 @@ SCHEMA: dict[str, Any] = {
         "learning_rate": Num(FLOAT, 1e-7, 1.0),
         "lr_decay_epochs": Num(INT, 1, 1000),
         "label_smoothing": Num(FLOAT, 0.0, 0.5),
+        "specaugment": {
+            "time_masks": Num(INT, 0, 10),
+            "time_mask_frames": Num(INT, 0, 100),
+            "freq_masks": Num(INT, 0, 10),
+            "freq_mask_channels": Num(INT, 0, 100),
+        },
+    },
+    "transfer": {
+        "epochs": Num(INT, 1, 1000),
+        "engines": StrList(1),
     },
     "quantize": {
         "seed": Num(INT, 0, 2**31 - 1),
@@ -243,6 +301,26 @@ def _check_leaf(key: str, value: Any, spec: Any, src: str) -> None:
             or not all(spec.lo <= v <= spec.hi for v in value)
         ):
             raise ParamsError(f"{bad} must be two integers in [{spec.lo}, {spec.hi}]")
+    elif isinstance(spec, FloatPair):
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            or not all(spec.lo <= v <= spec.hi for v in value)
+        ):
+            raise ParamsError(f"{bad} must be two numbers in [{spec.lo}, {spec.hi}]")
+    elif isinstance(spec, IntMap):
+        if not isinstance(value, dict) or not value:
+            raise ParamsError(f"{bad} must be a mapping of {', '.join(spec.keys)} to integers")
+        for name, count in value.items():
+            if name not in spec.keys:
+                raise ParamsError(f"{src}: {key}.{name}: unknown (one of {', '.join(spec.keys)})")
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise ParamsError(f"{src}: {key}.{name} = {count!r} must be an integer")
+            if not spec.lo <= count <= spec.hi:
+                raise ParamsError(
+                    f"{src}: {key}.{name} = {count!r} is out of range [{spec.lo}, {spec.hi}]"
+                )
 
 
 def _check(tree: Any, schema: dict[str, Any], prefix: str, src: str) -> None:

@@ -370,6 +370,87 @@ def list_versions(limit: int = 5) -> str:
     return "\n".join(lines)
 
 
+# -- aliases for releases (ml/release.py): candidate -> staging -> production
+
+
+def _client() -> Any:
+    uri = tracking_uri()
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    probe(uri)
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def _mlflow_error(exc: Exception) -> RegisterError:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RegisterError(f"MLflow ({tracking_uri()}): {msg[:300]}")
+
+
+def version_by_alias(alias: str) -> dict[str, Any] | None:
+    """{"version", "run_id", "tags"} of the `kws` version carrying `alias`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        v = client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise _mlflow_error(exc) from None
+    return {"version": int(v.version), "run_id": v.run_id, "tags": dict(v.tags or {})}
+
+
+def versions_with_sha(model_sha256: str) -> list[dict[str, Any]]:
+    """The `kws` versions whose model_sha256 tag is this digest, newest first."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        found = client.search_model_versions(
+            f"name='{MODEL_NAME}' and tag.model_sha256='{model_sha256}'",
+            order_by=["version_number DESC"],
+        )
+    except MlflowException as exc:
+        raise _mlflow_error(exc) from None
+    return [
+        {"version": int(v.version), "run_id": v.run_id, "tags": dict(v.tags or {})} for v in found
+    ]
+
+
+def move_alias(alias: str, version: int, model_sha256: str) -> None:
+    """Point `alias` at `version`, after checking that version holds this model."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        v = client.get_model_version(MODEL_NAME, str(version))
+        if (v.tags or {}).get("model_sha256") != model_sha256:
+            raise RegisterError(
+                f"MLflow {MODEL_NAME} version {version}: model_sha256 "
+                f"{(v.tags or {}).get('model_sha256', '-')[:12]} is not {model_sha256[:12]}"
+            )
+        client.set_registered_model_alias(MODEL_NAME, alias, str(version))
+    except MlflowException as exc:
+        raise _mlflow_error(exc) from None
+    log.info("alias %s -> %s version %s", alias, MODEL_NAME, version)
+
+
+def download_model_card(run_id: str, dest: Path) -> Path:
+    """The run's model_card.md artefact, copied to `dest`."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        got = Path(client.download_artifacts(run_id, "model_card.md", str(dest.parent)))
+    except (MlflowException, OSError) as exc:
+        raise _mlflow_error(exc) from None
+    if got != dest:
+        got.replace(dest)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ml.register", description=__doc__.split("\n")[0])
     ap.add_argument("--list", action="store_true", help="only print the latest versions")

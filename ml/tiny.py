@@ -61,7 +61,9 @@ def tiny_params(base: dict[str, Any], seed: int | None = None) -> dict[str, Any]
     for section, values in TINY.items():
         p[section].update(values)
     p["model"]["ds_cnn"].update(TINY_DS_CNN)
-    p["synth"]["speakers"] = SPEAKERS
+    from ml.synth import scale_engines
+
+    p["synth"]["engines"] = scale_engines(p["synth"]["engines"], SPEAKERS)
     if seed is not None:
         p["synth"]["seed"] = seed
     return validate_params(p, "ml.tiny params")
@@ -86,8 +88,8 @@ def pick_seed(params: dict[str, Any], speakers: int, base: int = 52) -> int:
 def input_key(params: dict[str, Any]) -> str:
     """What the outputs depend on: the pipeline's code and the tiny params."""
     h = hashlib.sha256()
-    for path in sorted(ML_DIR.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(ML_DIR.rglob("*.py")):
+        h.update(str(path.relative_to(ML_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()[:24]
 
@@ -188,7 +190,8 @@ def _synth_changed(data: Path, params: dict[str, Any]) -> bool:
         info = json.loads((data / INFO_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         return True
-    if info.get("synth") != params["synth"] or info.get("seed") != params["synth"]["seed"]:
+    synth = {k: v for k, v in params["synth"].items() if k not in ("seed", "source", "real_dir")}
+    if info.get("synth") != synth or info.get("seed") != params["synth"]["seed"]:
         shutil.rmtree(data, ignore_errors=True)
         return True
     return False

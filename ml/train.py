@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ml import specaugment
 from ml.errors import KwsError, run_main
 from ml.features import load_split
 from ml.frontend import dequantize_features
@@ -188,13 +189,20 @@ def compile_and_fit(
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
         metrics=["accuracy"],
     )
+    sa = tp["specaugment"]
+    if specaugment.enabled(sa):  # masked, shuffled batches from a seeded Sequence
+        train_data: dict[str, Any] = {
+            "x": specaugment.make_sequence(
+                x_train, onehot(y_train, num_labels), tp["batch_size"], sa, tp["seed"]
+            )
+        }
+    else:
+        train_data = {"x": x_train, "y": onehot(y_train, num_labels), "shuffle": True}
+        train_data["batch_size"] = tp["batch_size"]
     model.fit(
-        x_train,
-        onehot(y_train, num_labels),
+        **train_data,
         validation_data=(x_val, onehot(y_val, num_labels)),
         epochs=epochs,
-        batch_size=tp["batch_size"],
-        shuffle=True,
         callbacks=callbacks or [],
         verbose=2,
     )

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_data",  # tiny generated dataset
     "tests.fixtures_pipeline",  # tiny pipeline run: features ... export
+    "tests.ci_skips",  # CI=true: a skip fails unless it needs hardware or a toolchain
 ]

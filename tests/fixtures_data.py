@@ -17,6 +17,7 @@ import pytest
 from filelock import FileLock
 
 from ml.params import load_params
+from ml.synth import scale_engines
 from ml.tiny import pick_seed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def tiny_synth_params(speakers: int = TINY_SPEAKERS) -> tuple[dict[str, Any], in
     """params.yaml with the tiny generator settings, and the seed to use."""
     params = load_params(REPO / "params.yaml")
     params["synth"].update(TINY_SYNTH)
-    params["synth"]["speakers"] = speakers
+    params["synth"]["engines"] = scale_engines(params["synth"]["engines"], speakers)
     seed = pick_seed(params, speakers)
     params["synth"]["seed"] = seed
     return params, seed
@@ -42,7 +43,14 @@ def cache_key(params: dict[str, Any], seed: int, speakers: int) -> str:
         "synth": params["synth"],
         "seed": seed,
         "speakers": speakers,
-        "code": [(REPO / "ml" / m).read_text() for m in ("synth.py", "audio.py", "dataset.py")],
+        "code": [
+            p.read_text()
+            for p in [
+                *sorted((REPO / "ml" / "synth").glob("*.py")),
+                REPO / "ml" / "audio.py",
+                REPO / "ml" / "dataset.py",
+            ]
+        ],
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -9,9 +9,12 @@ import os
 import stat
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from hil import flash as flash_mod
 from hil.boards import board_facts
 from hil.flash import FlashError, flash
 
@@ -29,6 +32,16 @@ case "$*" in *"--baud 921600"*)
   echo "A fatal error occurred: Invalid head of packet (0x00)" >&2; exit 2;;
 esac
 echo "Hash of data verified."
+"""
+# hangs, with a helper child in its process group (what esptool stuck on a port looks like)
+ESPTOOL_HANG = """#!/bin/sh
+PATH=/usr/bin:/bin
+echo "$@" >> "$STUB_LOG"
+sleep 300 &
+echo $! > "$STUB_LOG.child"
+echo $$ > "$STUB_LOG.tool"
+echo "Connecting...."
+wait
 """
 ARDUINO_OK = """#!/bin/sh
 echo "$@" >> "$STUB_LOG"
@@ -121,11 +134,60 @@ def test_missing_tool_is_one_line(tools, board, tool):
     assert calls() == []
 
 
-def test_missing_image(tools, tmp_path):
-    install, _, _ = tools
+@pytest.mark.parametrize("board", ["esp32", "nano33ble"])
+def test_missing_image_names_the_command_that_builds_it(tools, tmp_path, board):
+    install, calls, _ = tools
     install("esptool", ESPTOOL_FAIL)
-    with pytest.raises(FlashError, match=r"none\.bin: firmware image not found"):
-        flash("esp32", "/dev/ttyFAKE", tmp_path / "none.bin")
+    with pytest.raises(FlashError) as err:
+        flash(board, "/dev/ttyFAKE", tmp_path / "none.bin")
+    assert str(err.value) == (
+        f"{tmp_path / 'none.bin'}: firmware image not found "
+        f"(build it with `make firmware BOARD={board}`)"
+    )
+    assert calls() == []
+
+
+def _gone(pid: int) -> bool:
+    """The process no longer exists (or is a zombie nobody reaped yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def test_hanging_tool_is_killed_with_its_children(tools, tmp_path):
+    install, calls, image = tools
+    install("esptool", ESPTOOL_HANG)
+    t = time.monotonic()
+    with pytest.raises(FlashError) as err:
+        flash("esp32", "/dev/ttyFAKE", image, timeout_s=1.0)
+    took = time.monotonic() - t
+    assert str(err.value) == (
+        "board esp32 on /dev/ttyFAKE did not take the image: "
+        "esptool hung: no result within 1 s (killed)"
+    )
+    assert len(calls()) == 2  # each baud got its bounded attempt
+    assert took < 2 * (1.0 + 5.0) + 5  # two attempts, each timeout + SIGTERM grace at most
+    log = Path(os.environ["STUB_LOG"])
+    tool, child = int(Path(f"{log}.tool").read_text()), int(Path(f"{log}.child").read_text())
+    deadline = time.monotonic() + 5
+    while not (_gone(tool) and _gone(child)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(tool), "the flash tool survived"
+    assert _gone(child), "the flash tool's child (same process group) survived"
+
+
+def test_attempt_bound_defaults_to_the_boards_flash_timeout(tools, monkeypatch):
+    install, _, image = tools
+    install("esptool", ESPTOOL_HANG)
+    facts = {**board_facts("esp32"), "flash_timeout_s": 1, "flash_baud_fallback": None}
+    facts.pop("flash_baud_fallback")
+    monkeypatch.setattr(flash_mod, "board_facts", lambda board, path=None: facts)
+    t = time.monotonic()
+    with pytest.raises(FlashError, match=r"esptool hung: no result within 1 s \(killed\)$"):
+        flash("esp32", "/dev/ttyFAKE", image)
+    assert time.monotonic() - t < 1.0 + 5.0 + 3
 
 
 def test_cli_exit_code_and_single_error_line(tools, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hil.metrics import record, table, write_metrics
@@ -32,3 +34,19 @@ def test_missing_metrics_is_one_line(tmp_path):
 def test_board_that_cannot_start_is_one_line(tmp_path):
     with pytest.raises(KwsError, match=r"^virtual esp32: did not come up \(exit 1\)$"):
         VirtualBoard("esp32", tmp_path / "missing.json")
+
+
+def test_estimated_latency_is_labelled_in_json_and_table(tmp_path):
+    write_metrics(tmp_path / "esp32/metrics.json", [
+        record("latency_p50_ms", 88.54, "ms", estimated=True), record("agreement", 1.0, "ratio"),
+    ])  # fmt: skip
+    write_metrics(tmp_path / "nano33ble/metrics.json", [record("latency_p50_ms", 151.2, "ms")])
+    saved = json.loads((tmp_path / "esp32/metrics.json").read_text())
+    assert saved[0] == {"name": "latency_p50_ms", "value": 88.54, "unit": "ms", "estimated": True}
+    assert "estimated" not in saved[1]
+    lines = table(tmp_path, ["esp32", "nano33ble"]).splitlines()
+    row = next(ln for ln in lines if ln.startswith("latency p50 (ms)"))
+    assert row.split()[-3:] == ["88.54", "est.", "151.20"]  # measured: no label
+    assert lines[-1].startswith("est. = estimated: MACs / (MACs per cycle x clock)")
+    measured_only = table(tmp_path, ["nano33ble"]).splitlines()
+    assert not any("est." in ln for ln in measured_only)

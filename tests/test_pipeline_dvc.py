@@ -61,6 +61,8 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "hil").mkdir()
     shutil.copy(REPO / "hil/boards.yaml", root / "hil/boards.yaml")
+    for name in ("__init__.py", "boards.py"):  # ml/budget.py reads boards.yaml through it
+        shutil.copy(REPO / "hil" / name, root / "hil" / name)
     (root / "firmware/core").mkdir(parents=True)
     shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
@@ -287,9 +289,8 @@ def test_metrics_and_plots_diff_show_both_revisions(repo: Path) -> None:
     assert isinstance(diff["metrics/evaluate.json"]["esp32.est_latency_ms"]["old"], float)
 
     res = sh([str(BIN / "dvc"), "params", "diff", "HEAD~1", "--json"], repo)
-    assert json.loads(res.stdout)["params.yaml"]["train.epochs"] == {
-        "old": epochs, "new": epochs + 1,
-    }  # fmt: skip
+    changed = json.loads(res.stdout)["params.yaml"]["train.epochs"]
+    assert (changed["old"], changed["new"]) == (epochs, epochs + 1)
 
     res = sh([str(BIN / "dvc"), "plots", "diff", "HEAD~1", "--json"], repo)
     assert res.returncode == 0, res.stderr

@@ -61,7 +61,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded 2-core machine starts it in ~80 s
         while True:
             try:
                 with urllib.request.urlopen(uri + "/health", timeout=2) as r:
@@ -160,15 +160,19 @@ def test_credentials_in_the_uri_are_never_shown(
             assert b"s3cret-pw" not in path.read_bytes(), path
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "10.255.255.1"])
-def test_unreachable_server_fails_fast_with_one_line(
-    tiny_pipeline: Path, tmp_path: Path, host: str
-) -> None:
-    uri = f"http://{host}:{free_port()}"
+def test_unreachable_server_fails_fast_with_one_line(tiny_pipeline: Path, tmp_path: Path) -> None:
+    # Loopback only: tests never send traffic to another address. A closed port on 127.0.0.1
+    # is refused at once, so what is measured is whether register retries (MLflow's default
+    # backoff takes minutes), beside the start-up cost of the same interpreter and imports.
+    uri = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "other.json").write_text("{}")
     start = time.monotonic()
+    base = run([sys.executable, "-c", "import mlflow, ml.register"], uri, tmp_path)
+    startup = time.monotonic() - start
+    assert base.returncode == 0, base.stderr
+    start = time.monotonic()
     res = run(register_cmd(tiny_pipeline, tmp_path / "registry.json"), uri, tmp_path)
-    elapsed = time.monotonic() - start
+    elapsed = time.monotonic() - start - startup
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr

@@ -1,4 +1,4 @@
-"""ml.synth: the offline Speech Commands look-alike (layout, determinism, errors)."""
+"""ml.synth: the offline multi-engine Speech Commands look-alike (layout, determinism, errors)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,26 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ml import synth as synth_mod
 from ml.audio import read_wav
-from ml.dataset import which_set
-from ml.params import ParamsError, load_params
+from ml.dataset import speaker_of, which_set
+from ml.params import ParamsError, load_params, validate_params
 from ml.synth import (
+    ENGINES,
     SynthError,
+    check_engines,
     check_generated,
     check_synth_params,
-    check_voices,
+    engine,
     make_speakers,
+    scale_engines,
     synthesize,
+    total_speakers,
 )
+from ml.synth import engines as engines_mod
+from ml.synth import generate as generate_mod
 
 REPO = Path(__file__).resolve().parents[1]
+CLIP = re.compile(r"(espeak|flite|festival|piper)-([0-9a-f]{8})_nohash_(\d+)\.wav")
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -46,26 +52,32 @@ def small_params() -> dict[str, Any]:
 
 
 def test_defaults_meet_the_brief() -> None:
-    sp = load_params(REPO / "params.yaml")["synth"]
-    assert sp["speakers"] >= 150
-    assert len(sp["unknown_words"]) >= 20
-    check_voices({"synth": sp})  # every configured accent and variant exists in espeak-ng
+    params = load_params(REPO / "params.yaml")
+    sp = params["synth"]
+    assert set(sp["engines"]) == {"espeak", "flite", "festival", "piper"}
+    assert all(n >= 50 for n in sp["engines"].values()) and total_speakers(sp) >= 500
+    assert len(sp["unknown_words"]) >= 40
+    assert {"yet", "dawn", "of", "toe"} <= set(sp["unknown_words"])  # near misses
+    check_engines(params)  # every engine and voice is installed
 
 
 def test_same_seed_same_bytes_whatever_the_workers(
     small_params: dict[str, Any], tmp_path: Path
 ) -> None:
-    a = synthesize(tmp_path / "a", small_params, speakers=3, seed=5, workers=2, progress=False)
-    synthesize(tmp_path / "b", small_params, speakers=3, seed=5, workers=1, progress=False)
+    small_params["synth"]["engines"] = dict.fromkeys(ENGINES, 1)  # one speaker per engine
+    a = synthesize(tmp_path / "a", small_params, seed=5, workers=2, progress=False)
+    synthesize(tmp_path / "b", small_params, seed=5, workers=1, progress=False)
     da, db = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
     assert da == db
-    assert len([k for k in da if k.endswith(".wav")]) == a["clips"] + 5 == 3 * 11 + 5
-    synthesize(tmp_path / "c", small_params, speakers=3, seed=6, workers=2, progress=False)
+    assert len([k for k in da if k.endswith(".wav")]) == a["clips"] + 5 == 4 * 11 + 5
+    assert a["speakers_per_engine"] == dict.fromkeys(ENGINES, 1)
+    synthesize(tmp_path / "c", small_params, seed=6, workers=2, progress=False)
     dc = tree_digest(tmp_path / "c")
     assert not set(da.items()) & {(k, v) for k, v in dc.items() if k.endswith(".wav")}
 
 
 def test_regenerating_replaces_the_tree(small_params: dict[str, Any], tmp_path: Path) -> None:
+    small_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
     out = tmp_path / "sc"
     synthesize(out, small_params, speakers=4, seed=1, workers=1, progress=False)
     before = tree_digest(out)
@@ -80,16 +92,20 @@ def test_regenerating_replaces_the_tree(small_params: dict[str, Any], tmp_path: 
 def test_layout_and_audio(tiny_dataset: Path, tiny_params: dict[str, Any]) -> None:
     ds, sp = tiny_params["dataset"], tiny_params["synth"]
     info = json.loads((tiny_dataset / "synth_info.json").read_text())
-    speakers = {s["id"] for s in info["speakers"]}
-    assert len(speakers) == sp["speakers"]
+    speakers = {s["id"]: s["engine"] for s in info["speakers"]}
+    assert len(speakers) == total_speakers(sp)
+    assert set(speakers.values()) == set(ENGINES)  # every engine speaks in the tiny set too
     clips = sorted(p for p in tiny_dataset.glob("*/*.wav") if p.parent.name != "_background_noise_")
     assert {p.parent.name for p in clips} >= set(ds["keywords"])
     assert {p.parent.name for p in clips} - set(ds["keywords"]) <= set(sp["unknown_words"])
-    assert len(clips) == info["clips"] == sp["speakers"] * (10 + sp["unknown_words_per_speaker"])
+    per_speaker = 10 + sp["unknown_words_per_speaker"]
+    assert len(clips) == info["clips"] == total_speakers(sp) * per_speaker
     peaks = []
     for p in clips:
-        m = re.fullmatch(r"([0-9a-f]{8})_nohash_(\d+)\.wav", p.name)
-        assert m and m.group(1) in speakers
+        m = CLIP.fullmatch(p.name)
+        assert m, p.name
+        # the engine is recoverable from the speaker id, which is what the split hashes
+        assert speakers[speaker_of(p.name)] == m.group(1)
         audio, rate = read_wav(p)
         assert rate == 16000 and audio.dtype == np.int16 and len(audio) == 16000
         peaks.append(20 * np.log10(np.abs(audio.astype(float)).max() / 32767))
@@ -128,49 +144,105 @@ def test_hum_has_its_mains_frequency(tiny_dataset: Path) -> None:
 
 
 def test_the_word_sits_inside_the_clip(tiny_dataset: Path) -> None:
-    """Energy is concentrated in a 190-900 ms stretch, not smeared over the whole second."""
+    """Energy is concentrated in a stretch of the clip (the word and its room), not
+    smeared over the whole second."""
+    spans = []
     for p in sorted(tiny_dataset.glob("yes/*.wav")):
         audio = read_wav(p)[0].astype(float)
         rms = np.sqrt((audio.reshape(100, 160) ** 2).mean(axis=1))
         loud = np.flatnonzero(rms > rms.max() * 0.1)
-        assert 10 <= loud[-1] - loud[0] + 1 <= 90, p
+        spans.append(loud[-1] - loud[0] + 1)
+    assert min(spans) >= 10 and np.median(spans) <= 80, spans
 
 
-def test_speakers_are_a_stable_prefix(small_params: dict[str, Any]) -> None:
+def test_speakers_are_a_stable_interleaved_prefix(small_params: dict[str, Any]) -> None:
     sp = small_params["synth"]
     many, few = make_speakers(40, 9, sp), make_speakers(10, 9, sp)
     assert many[:10] == few
     assert len({s.id for s in many}) == 40
-    s = many[0]
-    assert (
-        s.id
-        == hashlib.sha1(f"9|{s.accent}|{s.variant}|{s.rate}|{s.pitch}".encode()).hexdigest()[:8]
-    )
-    assert (
-        sp["rate_wpm"][0]
-        <= min(x.rate for x in many)
-        <= max(x.rate for x in many)
-        <= sp["rate_wpm"][1]
-    )
+    counts = {e: sum(s.engine == e for s in many) for e in sp["engines"]}
+    total = total_speakers(sp)
+    for e, n in counts.items():  # in proportion to synth.engines
+        assert abs(n - 40 * sp["engines"][e] / total) <= 1
+    for s in many:
+        assert s.id.startswith(f"{s.engine}-")
+        lo, hi = sp["speaker"]["warp"]
+        assert lo <= s.warp <= hi
     assert make_speakers(10, 10, sp) != few
+    with pytest.raises(ParamsError):
+        make_speakers(total + 1, 9, sp)
+
+
+def test_scale_engines() -> None:
+    engines = {"espeak": 300, "flite": 150, "festival": 150, "piper": 0}
+    assert scale_engines(engines, 12) == {"espeak": 6, "flite": 3, "festival": 3, "piper": 0}
+    assert sum(scale_engines(engines, 7).values()) == 7
+    assert min(v for v in scale_engines(engines, 3).values() if v) == 1
 
 
 def test_unknown_variant_is_refused(small_params: dict[str, Any], tmp_path: Path) -> None:
     params = copy.deepcopy(small_params)
-    params["synth"]["variants"] = ["m3", "nosuchvoice"]
+    params["synth"]["espeak"]["variants"] = ["m3", "nosuchvoice"]
     with pytest.raises(SynthError) as exc:
         synthesize(tmp_path / "x", params, speakers=3, seed=1, workers=1, progress=False)
     assert str(exc.value).endswith("espeak-ng voice variant(s) not found: nosuchvoice")
     assert not (tmp_path / "x").exists()
 
 
-def test_unknown_accent_is_refused(small_params: dict[str, Any], tmp_path: Path) -> None:
+def test_unknown_accent_is_refused(small_params: dict[str, Any]) -> None:
     params = copy.deepcopy(small_params)
-    params["synth"]["accents"] = ["en-us", "xx-nowhere"]
+    params["synth"]["espeak"]["accents"] = ["en-us", "xx-nowhere"]
     with pytest.raises(SynthError) as exc:
-        synthesize(tmp_path / "x", params, speakers=3, seed=1, workers=1, progress=False)
+        check_engines(params)
     assert str(exc.value) == (
         "espeak-ng -v xx-nowhere 'a': Error: The specified espeak-ng voice does not exist."
+    )
+
+
+def test_unknown_flite_and_festival_voices_are_refused(small_params: dict[str, Any]) -> None:
+    params = copy.deepcopy(small_params)
+    params["synth"]["flite"]["voices"] = ["slt", "nobody"]
+    with pytest.raises(SynthError) as exc:
+        check_engines(params)
+    assert str(exc.value) == "flite: voice(s) not found: nobody (flite -lv)"
+    params = copy.deepcopy(small_params)
+    params["synth"]["festival"]["voices"] = ["kal_diphone", "rab_diphone"]
+    with pytest.raises(SynthError) as exc:
+        check_engines(params)
+    assert (
+        str(exc.value) == "festival: voice rab_diphone not installed: install a festvox-* package"
+    )
+
+
+@pytest.mark.parametrize(("name", "package"), [("flite", "flite"), ("festival", "festival")])
+def test_missing_program_names_its_package(
+    name: str,
+    package: str,
+    small_params: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run
+    with pytest.raises(SynthError) as exc:
+        engine(name).check(small_params["synth"][name])
+    assert str(exc.value) == (
+        f"{name} not found: install the Debian package {package} (`make setup`)"
+    )
+
+
+def test_missing_piper_names_its_package(
+    small_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for mod in ("piper", "piper.config", "piper.voice"):  # import -> ImportError
+        monkeypatch.setitem(sys.modules, mod, None)
+    engines_mod._piper_voice.cache_clear()
+    try:
+        with pytest.raises(SynthError) as exc:
+            engine("piper").check(small_params["synth"]["piper"])
+    finally:
+        engines_mod._piper_voice.cache_clear()
+    assert str(exc.value) == (
+        "piper is not installed: install the PyPI package piper-tts (`make setup`)"
     )
 
 
@@ -185,6 +257,43 @@ def test_param_relations(small_params: dict[str, Any]) -> None:
     with pytest.raises(ParamsError) as exc:
         check_synth_params(params, "p.yaml")
     assert str(exc.value) == "p.yaml: synth.unknown_words contains keywords: yes"
+    params = copy.deepcopy(small_params)
+    params["synth"]["unknown_words"] = ["bed", "know", "write"]
+    with pytest.raises(ParamsError) as exc:
+        check_synth_params(params, "p.yaml")
+    assert str(exc.value) == (
+        "p.yaml: synth.unknown_words has homophones of keywords: "
+        "know (sounds like no), write (sounds like right)"
+    )
+    params = copy.deepcopy(small_params)
+    params["synth"]["room"]["rt60_s"] = [0.9, 0.2]
+    with pytest.raises(ParamsError) as exc:
+        check_synth_params(params, "p.yaml")
+    assert str(exc.value) == "p.yaml: synth.room.rt60_s must be [low, high]"
+    params = copy.deepcopy(small_params)
+    params["synth"]["engines"] = {"espeak": 0}
+    with pytest.raises(ParamsError) as exc:
+        check_synth_params(params, "p.yaml")
+    assert str(exc.value) == "p.yaml: synth.engines gives no speakers"
+
+
+def test_params_schema_of_engines(small_params: dict[str, Any]) -> None:
+    params = copy.deepcopy(small_params)
+    params["synth"]["engines"] = {"espeak": 10, "sam": 3}
+    with pytest.raises(ParamsError) as exc:
+        validate_params(params, "p.yaml")
+    assert str(exc.value) == (
+        "p.yaml: synth.engines.sam: unknown (one of espeak, flite, festival, piper)"
+    )
+    params["synth"]["engines"] = {"espeak": -1}
+    with pytest.raises(ParamsError) as exc:
+        validate_params(params, "p.yaml")
+    assert str(exc.value) == "p.yaml: synth.engines.espeak = -1 is out of range [0, 100000]"
+    params["synth"]["engines"] = {"espeak": 3}
+    params["synth"]["room"]["distance_m"] = [0.3, "far"]
+    with pytest.raises(ParamsError) as exc:
+        validate_params(params, "p.yaml")
+    assert "synth.room.distance_m" in str(exc.value)
 
 
 def test_cli(tmp_path: Path) -> None:
@@ -197,15 +306,16 @@ def test_cli(tmp_path: Path) -> None:
 
 def test_check_detects_stale_settings(tiny_dataset: Path, tiny_params: dict[str, Any]) -> None:
     sp = tiny_params["synth"]
-    check_generated(tiny_dataset, tiny_params, sp["speakers"], sp["seed"])  # matches
+    n = total_speakers(sp)
+    check_generated(tiny_dataset, tiny_params, n, sp["seed"])  # matches
     with pytest.raises(SynthError) as exc:
-        check_generated(tiny_dataset, tiny_params, sp["speakers"] + 1, sp["seed"])
+        check_generated(tiny_dataset, tiny_params, n - 1, sp["seed"])
     info = tiny_dataset / "synth_info.json"
     assert str(exc.value) == f"{info}: clips differs from the current params; regenerate"
     changed = copy.deepcopy(tiny_params)
-    changed["synth"]["snr_db_min"] = 10.0
+    changed["synth"]["room"]["probability"] = 0.1
     with pytest.raises(SynthError) as exc:
-        check_generated(tiny_dataset, changed, sp["speakers"], sp["seed"])
+        check_generated(tiny_dataset, changed, n, sp["seed"])
     assert str(exc.value) == f"{info}: synth differs from the current params; regenerate"
 
 
@@ -217,31 +327,32 @@ def test_check_passes_data_not_made_by_synth(tmp_path: Path, small_params: dict[
     assert str(exc.value) == f"{tmp_path / 'nope'}: dataset directory not found"
 
 
-def test_split_on_pauses_cuts_at_long_silences_only() -> None:
-    sr = synth_mod.ESPEAK_RATE
-    tone = 0.3 * (-1.0) ** np.arange(sr // 4)  # never quiet
-    short_gap, long_gap = np.zeros(sr // 10), np.zeros(sr)  # 100 ms (inside a word), 1 s
-    x = np.concatenate([long_gap, tone, short_gap, tone, long_gap, tone, long_gap])
-    pieces = synth_mod.split_on_pauses(x, sr)
-    pad = sr * synth_mod.PAD_MS // 1000
-    assert [len(p) for p in pieces] == [
-        2 * len(tone) + len(short_gap) + 2 * pad,
-        len(tone) + 2 * pad,
-    ]
-
-
-def test_batch_that_does_not_split_is_spoken_word_by_word(
+def test_espeak_batch_that_does_not_split_is_spoken_word_by_word(
     small_params: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(synth_mod, "speak_batch", lambda spk, items: None)
+    small_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
+    monkeypatch.setattr(engines_mod, "split_on_pauses", lambda x, sr, a, b: [x])
     synthesize(tmp_path / "a", small_params, speakers=2, seed=3, workers=1, progress=False)
-    synthesize(tmp_path / "b", small_params, speakers=2, seed=3, workers=1, progress=False)
-    da = tree_digest(tmp_path / "a")
-    assert da == tree_digest(tmp_path / "b")
-    for rel in da:
+    for rel in tree_digest(tmp_path / "a"):
         if rel.endswith(".wav") and not rel.startswith("_background"):
             audio, rate = read_wav(tmp_path / "a" / rel)
             assert rate == 16000 and len(audio) == 16000 and np.abs(audio).max() > 1000
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_each_engine_speaks_each_item(name: str, small_params: dict[str, Any]) -> None:
+    from ml.synth import Prosody
+    from ml.synth.common import rng_for
+
+    eng = engine(name)
+    voice = eng.draw(rng_for(1, name), small_params["synth"][name])
+    if name == "festival":  # the HTS voice ignores Duration_Stretch; the diphone voices don't
+        voice["voice"] = "kal_diphone"
+    slow, fast = eng.speak(voice, [("seven", Prosody(0.8, 0)), ("seven", Prosody(1.25, 0))])
+    for audio, rate in (slow, fast):
+        assert rate >= 8000 and np.abs(audio).max() > 0.05
+    # the prosody's rate reaches the engine: the slow one is longer
+    assert len(slow[0]) / slow[1] > len(fast[0]) / fast[1]
 
 
 def _exp_matches_libm(_: int) -> bool:
@@ -255,5 +366,5 @@ def test_workers_use_portable_numpy_kernels() -> None:
     """In the generator's workers numpy's exp is the C library's, whatever the CPU."""
     import multiprocessing
 
-    with synth_mod._portable_numpy(), multiprocessing.get_context("spawn").Pool(1) as pool:
+    with generate_mod._portable_numpy(), multiprocessing.get_context("spawn").Pool(1) as pool:
         assert pool.map(_exp_matches_libm, [0]) == [True]

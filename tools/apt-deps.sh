@@ -12,6 +12,7 @@ packages=(
   qemu-system-arm                               # emulated Cortex-M4 (mps2-an386)
   clang libclang-rt-14-dev                      # libFuzzer + sanitizers
   shellcheck                                    # make lint
+  flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts  # ml.synth engines
 )
 
 missing=()

@@ -3,7 +3,7 @@
 # Colour only on a terminal (COLOR=1).
 BEGIN {
   FS = ":.*## "
-  n = split("Main job|Data|Pipeline|Search|Firmware|HIL|Release|Monitoring|Tests|Benchmarks|Setup", order, "|")
+  n = split("Main job|Data|Pipeline|Search|Firmware|HIL|CI and releases|Monitoring|Tests|Benchmarks|Setup", order, "|")
   if (COLOR) { bold = "\033[1m"; cyan = "\033[36m"; reset = "\033[0m" }
 }
 /^##@/ { section = substr($0, 5); if (!(section in seen)) { seen[section] = 1; sections[++ns] = section } next }

@@ -1,0 +1,350 @@
+"""The pull-request report: what this change does to the model, against a base commit.
+
+    python -m ml.report --base origin/main [--out build/report]
+    python -m ml.report --comment --pr 12      # post/update the sticky PR comment (gh)
+
+Sections: `dvc params diff` and `dvc metrics diff` against the base; per-board budget table
+old -> new (model, arena, RAM, board image flash where built, estimated latency) with rows
+over budget marked; quality gates; virtual-HIL results (hil/results/<board>/); plots as PNG
+images under build/report/ (per-class recall old vs new, budget use old vs new, confusion
+matrix, training curves when the pipeline ran here); the MLflow run. Printed as Markdown,
+written to build/report/report.md and appended to $GITHUB_STEP_SUMMARY when set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hil.boards import BOARDS_FILE
+from ml.errors import KwsError, run_main
+from ml.release import gate_results
+
+log = logging.getLogger("ml.report")
+MARKER = "<!-- kws-pr-report -->"
+METRICS = Path("metrics/evaluate.json")
+REGISTRY = Path("metrics/registry.json")
+
+
+class ReportError(KwsError):
+    """The base cannot be read or an input of the report is unusable."""
+
+
+def resolve_base(base: str) -> str:
+    for ref in (base, base.removeprefix("origin/")):
+        done = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return ref
+    raise ReportError(f"BASE '{base}': not a commit in this repository (fetch it first)")
+
+
+def dvc(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise ReportError(f"dvc {' '.join(args)}: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout.strip()
+
+
+def table_or(md: str, empty: str) -> str:
+    """dvc's Markdown table, or `empty` when it has no rows (header and rule only)."""
+    return md if len([ln for ln in md.splitlines() if ln.strip()]) > 2 else empty
+
+
+def json_at(ref: str | None, path: Path) -> dict[str, Any]:
+    """A JSON file at a commit (ref) or in the work tree (None); {} when absent."""
+    try:
+        if ref is None:
+            text = path.read_text()
+        else:
+            done = subprocess.run(
+                ["git", "show", f"{ref}:{path.as_posix()}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                return {}
+            text = done.stdout
+        data = json.loads(text)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def image_bytes(board: str) -> int | None:
+    """The board app's flash size when it was built here (firmware/build_board.sh output)."""
+    root = Path("build/firmware") / board
+    if board == "esp32":
+        app = sorted(root.glob("*.bin")) if root.is_dir() else []
+        app = [p for p in app if "bootloader" not in p.name and "partition" not in p.name]
+    else:
+        app = sorted(root.glob("*.ino.bin")) if root.is_dir() else []
+    return app[0].stat().st_size if app else None
+
+
+def board_rows(board: str, facts: dict[str, Any], old: dict[str, Any], new: dict[str, Any]):
+    """(figure, old, new, budget, over) rows for one board."""
+
+    def b(m: dict[str, Any], key: str) -> Any:
+        v = m.get(board)
+        return v.get(key) if isinstance(v, dict) else None
+
+    flash = image_bytes(board)
+    return [
+        ("model (bytes)", old.get("model_bytes"), new.get("model_bytes"),
+         facts.get("model_budget_bytes")),
+        ("tensor arena (bytes)", old.get("arena_bytes"), new.get("arena_bytes"),
+         facts.get("arena_budget_bytes")),
+        ("RAM (bytes)", b(old, "ram_bytes"), b(new, "ram_bytes"), facts.get("ram_budget_bytes")),
+        ("board image flash (bytes)", None, flash if flash is not None else "not built here",
+         facts.get("flash_budget_bytes")),
+        ("est. latency (ms, lower bound)", b(old, "est_latency_ms"), b(new, "est_latency_ms"),
+         facts.get("latency_bound_ms")),
+    ]  # fmt: skip
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def budget_table(boards: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> str:
+    lines = ["| board | figure | base | this PR | budget | |", "|---|---|---:|---:|---:|---|"]
+    for board, facts in boards.items():
+        for name, o, n, budget in board_rows(board, facts, old, new):
+            over = isinstance(n, (int, float)) and budget is not None and n > budget
+            mark = "**OVER BUDGET**" if over else ("ok" if isinstance(n, (int, float)) else "")
+            lines.append(f"| {board} | {name} | {fmt(o)} | {fmt(n)} | {fmt(budget)} | {mark} |")
+    return "\n".join(lines)
+
+
+def gates_section(new: dict[str, Any]) -> tuple[str, bool]:
+    res = gate_results(new)
+    if not res:
+        return "no gate results in metrics/evaluate.json", False
+    lines = [f"- {'passed' if ok else '**FAILED**'}: `{name}`" for name, ok in sorted(res.items())]
+    return "\n".join(lines), all(res.values())
+
+
+def hil_section(results: Path, boards: list[str]) -> str:
+    from hil.metrics import TABLE, read_metrics
+
+    have = [b for b in boards if (results / b / "metrics.json").is_file()]
+    if not have:
+        return f"no virtual-HIL results in {results}/ (run `make hil-virtual`)"
+    data = {b: read_metrics(results / b / "metrics.json") for b in have}
+    lines = ["| figure | " + " | ".join(have) + " |", "|---|" + "---:|" * len(have)]
+    for name, heading, form in TABLE:
+        cells = [form.format(data[b][name]["value"]) if name in data[b] else "-" for b in have]
+        lines.append(f"| {heading} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plots(
+    out: Path, boards: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made: list[Path] = []
+    labels = list((new.get("per_class") or {}).keys())
+    if labels:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        xs = range(len(labels))
+        for shift, (name, m) in zip((-0.2, 0.2), (("base", old), ("this PR", new)), strict=True):
+            pc = m.get("per_class") or {}
+            recall = [float(pc.get(k, {}).get("recall") or 0) for k in labels]
+            ax.bar([x + shift for x in xs], recall, width=0.4, label=name)
+        ax.set_xticks(list(xs), labels, rotation=45, ha="right")
+        ax.set_ylabel("recall (test split)")
+        ax.set_ylim(0, 1)
+        ax.legend()
+        fig.tight_layout()
+        made.append(_save(fig, out / "per_class_recall.png"))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    names, base_pct, new_pct = [], [], []
+    for board, facts in boards.items():
+        for name, o, n, budget in board_rows(board, facts, old, new):
+            if budget and isinstance(n, (int, float)):
+                names.append(f"{board}\n{name.split(' (')[0]}")
+                base_pct.append(100.0 * o / budget if isinstance(o, (int, float)) else 0.0)
+                new_pct.append(100.0 * n / budget)
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], base_pct, width=0.4, label="base")
+    ax.bar([x + 0.2 for x in xs], new_pct, width=0.4, label="this PR")
+    ax.axhline(100, color="red", linewidth=1)
+    ax.set_xticks(list(xs), names, fontsize=7)
+    ax.set_ylabel("% of board budget")
+    ax.legend()
+    fig.tight_layout()
+    made.append(_save(fig, out / "budgets.png"))
+    confusion = new.get("confusion")
+    conf_png = Path("metrics/plots/confusion.png")
+    if conf_png.is_file():
+        shutil.copyfile(conf_png, out / "confusion.png")
+        made.append(out / "confusion.png")
+    elif isinstance(confusion, list) and confusion:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.imshow(confusion, cmap="Blues")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        made.append(_save(fig, out / "confusion.png"))
+    curves = training_curves()
+    if curves:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        for name, (steps, values) in curves.items():
+            ax.plot(steps, values, label=name)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        made.append(_save(fig, out / "training_curves.png"))
+    return made
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def training_curves() -> dict[str, tuple[list[float], list[float]]]:
+    """dvclive's per-epoch TSVs of the train stage, when the pipeline ran in this work tree."""
+    root = Path("build/dvclive/train/plots/metrics")
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for tsv in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        rows = [ln.split("\t") for ln in tsv.read_text().splitlines()[1:] if ln.strip()]
+        try:
+            out[str(tsv.relative_to(root).with_suffix(""))] = (
+                [float(r[0]) for r in rows],
+                [float(r[-1]) for r in rows],
+            )
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
+    ref = resolve_base(base)
+    boards = yaml.safe_load(BOARDS_FILE.read_text())
+    old, new = json_at(ref, METRICS), json_at(None, metrics)
+    if not new:
+        raise ReportError(f"{metrics}: missing or not JSON (run the pipeline)")
+    out.mkdir(parents=True, exist_ok=True)
+    params_md = table_or(dvc("params", "diff", ref, "--md"), "no parameter changes")
+    metrics_md = table_or(dvc("metrics", "diff", ref, "--md"), "no metric changes")
+    gates, gates_ok = gates_section(new)
+    images = plots(out, boards, old, new)
+    reg = json_at(None, REGISTRY)
+    link = os.environ.get("REPORT_ARTIFACT_URL")
+    img_md = "\n".join(
+        f"- [{p.name}]({link})" if link else f"![{p.stem}]({p.as_posix()})" for p in images
+    )
+    mlflow = (
+        f"run `{reg.get('run_id')}`, `{reg.get('model_name')}` version {reg.get('version')} "
+        f"({reg.get('alias')}), model sha256 `{reg.get('model_sha256', '')[:16]}`"
+        if reg
+        else "no metrics/registry.json (register stage not run)"
+    )
+    return f"""{MARKER}
+## Model report: this change vs `{base}`
+
+### Gates: {"all passed" if gates_ok else "**FAILED**"}
+{gates}
+
+### Budgets per board (base -> this PR)
+{budget_table(boards, old, new)}
+
+### Params diff (`dvc params diff {ref}`)
+{params_md}
+
+### Metrics diff (`dvc metrics diff {ref}`)
+{metrics_md}
+
+### Virtual HIL
+{hil_section(results, list(boards))}
+
+### Plots
+{img_md}
+
+### MLflow
+{mlflow}
+"""
+
+
+def comment(pr: str, body_file: Path) -> None:
+    """Create or update the one comment carrying MARKER on the PR (gh api)."""
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    if not repo or not pr.isdigit():
+        raise ReportError("report-comment: needs GITHUB_REPOSITORY and PR=<number>")
+    if not body_file.is_file():
+        raise ReportError(f"{body_file}: missing (run make report first)")
+    find = subprocess.run(
+        ["gh", "api", "--paginate", f"repos/{repo}/issues/{pr}/comments",
+         "--jq", f'.[] | select(.body | startswith("{MARKER}")) | .id'],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if find.returncode != 0:
+        raise ReportError(f"gh api: cannot list comments of PR {pr}")
+    ids = find.stdout.split()
+    target = (
+        ["-X", "PATCH", f"repos/{repo}/issues/comments/{ids[0]}"]
+        if ids
+        else ["-X", "POST", f"repos/{repo}/issues/{pr}/comments"]
+    )
+    done = subprocess.run(["gh", "api", *target, "-F", f"body=@{body_file}"], check=False)
+    if done.returncode != 0:
+        raise ReportError(f"gh api: cannot post the report on PR {pr}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ml.report", description=__doc__.split("\n")[0])
+    ap.add_argument("--base", help="git ref to compare with (e.g. origin/main, HEAD~1)")
+    ap.add_argument("--out", type=Path, default=Path("build/report"))
+    ap.add_argument("--metrics", type=Path, default=METRICS)
+    ap.add_argument("--results", type=Path, default=Path("hil/results"))
+    ap.add_argument("--comment", action="store_true", help="post the sticky PR comment")
+    ap.add_argument("--pr", default="")
+    args = ap.parse_args(argv)
+    if args.comment:
+        comment(args.pr, args.out / "report.md")
+        return 0
+    if not args.base:
+        raise ReportError("make report: BASE=<git ref> is required (e.g. BASE=origin/main)")
+    md = build_report(args.base, args.out, args.metrics, args.results)
+    (args.out / "report.md").write_text(md)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a") as f:
+            f.write(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,234 @@
+"""Transfer to unheard voices: train without one speech engine, test on that engine.
+
+    python -m ml.transfer --features build/features --out metrics/transfer.json
+    python -m ml.transfer --show metrics/transfer.json [--evaluate metrics/evaluate.json]
+
+The engine of a clip is in its speaker id (`<word>/<engine>-<hash>_nohash_<n>.wav`). For
+each engine in `transfer.engines`, a model (`model.*`, `train.*` with `transfer.epochs`) is
+trained on the training features of the other engines (and the silence examples), picks
+its best epoch on their validation features, and is tested on every clean (not augmented)
+clip of the held-out engine from all three splits: none of its voices was heard in
+training. The figure is the float model's accuracy over the 12 outputs; the worst engine is
+the repository's proxy for "a voice it never trained on". The JSON also records the hashes
+of the features it was computed from, so `--show` can say when it is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml.errors import KwsError, run_main
+from ml.features import load_split
+from ml.frontend import dequantize_features
+from ml.fsutil import write_bytes_atomic
+from ml.params import DEFAULT_PARAMS, load_params
+
+log = logging.getLogger(__name__)
+_ENGINE = re.compile(r"^[^/]+/([a-z0-9]+)-[0-9a-f]+_nohash_")
+SPLITS = ("train", "validation", "test")
+
+
+class TransferError(KwsError):
+    """The features carry no engine names, or an engine has no clips."""
+
+
+def engine_of(name: str) -> str | None:
+    """The engine in a feature row's name (None for silence and real speakers)."""
+    m = _ENGINE.match(name)
+    return m.group(1) if m else None
+
+
+def split_rows(names: np.ndarray, held: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rows for training: not the held-out engine; clean rows of the held-out engine)."""
+    engines = np.array([engine_of(str(n)) for n in names], dtype=object)
+    clean = np.array(["#aug" not in str(n) for n in names])
+    return engines != held, (engines == held) & clean
+
+
+def features_digest(features: Path) -> str:
+    h = hashlib.sha256()
+    for split in SPLITS:
+        h.update((features / f"{split}.npz").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any]:
+    """Train without `held`, return its accuracy and per-label recall on `held`."""
+    from ml.models import build_model, keras
+    from ml.train import BestWeights, compile_and_fit, lr_schedule, seed_everything
+
+    labels = params["dataset"]["labels"]
+    tp = dict(params["train"])
+    seed_everything(tp["seed"])
+    data = {s: load_split(features, s) for s in SPLITS}
+    keep_tr, _ = split_rows(data["train"][2], held)
+    keep_va, _ = split_rows(data["validation"][2], held)
+    test_x, test_y = [], []
+    for s in SPLITS:
+        _, test = split_rows(data[s][2], held)
+        test_x.append(data[s][0][test])
+        test_y.append(data[s][1][test])
+    x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
+    if len(y_test) == 0:
+        raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
+    x_tr, y_tr = dequantize_features(data["train"][0][keep_tr]), data["train"][1][keep_tr]
+    x_va, y_va = dequantize_features(data["validation"][0][keep_va]), data["validation"][1][keep_va]
+    model = build_model(params["model"], x_tr.shape[1:], len(labels))
+    best = BestWeights()
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(
+            lr_schedule(tp["learning_rate"], tp["lr_decay_epochs"])
+        ),
+        best.callback(),
+    ]
+    log.info("hold out %s: train %d, validate %d, test %d", held, len(y_tr), len(y_va), len(y_test))
+    compile_and_fit(
+        model,
+        (x_tr, y_tr, x_va, y_va),
+        len(labels),
+        tp,
+        learning_rate=tp["learning_rate"],
+        epochs=params["transfer"]["epochs"],
+        callbacks=callbacks,
+    )
+    if best.weights is not None:
+        model.set_weights(best.weights)
+    pred = np.argmax(model.predict(dequantize_features(x_test), verbose=0), axis=1)
+    recall = {
+        labels[k]: round(float(np.mean(pred[y_test == k] == k)), 4)
+        for k in range(len(labels))
+        if np.any(y_test == k)
+    }
+    return {
+        "accuracy": round(float(np.mean(pred == y_test)), 4),
+        "clips": len(y_test),
+        "train_examples": len(y_tr),
+        "best_epoch": best.epoch + 1,
+        "recall": recall,
+    }
+
+
+def run(params: dict[str, Any], features: Path, minimum: int = 2) -> dict[str, Any]:
+    names = np.concatenate([load_split(features, s)[2] for s in SPLITS])
+    present = sorted({e for e in (engine_of(str(n)) for n in names) if e})
+    wanted = [e for e in params["transfer"]["engines"] if e in present]
+    if len(wanted) < minimum or len(present) < 2:
+        raise TransferError(
+            f"{features}: held-out-engine validation needs clips of two engines of "
+            f"transfer.engines; found {', '.join(present) or 'none'}"
+        )
+    per = {}
+    for held in wanted:
+        per[held] = hold_out(params, features, held)
+        log.info("held-out engine %s: accuracy %.4f", held, per[held]["accuracy"])
+    return summarize(per, params["transfer"]["epochs"], features_digest(features))
+
+
+def summarize(per: dict[str, Any], epochs: int, digest: str) -> dict[str, Any]:
+    accs = [v["accuracy"] for v in per.values()]
+    return {
+        "worst_accuracy": min(accs),
+        "mean_accuracy": round(float(np.mean(accs)), 4),
+        "worst_engine": min(per, key=lambda e: per[e]["accuracy"]),
+        "held_out": per,
+        "epochs": epochs,
+        "features": digest,
+    }
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result from runs on disjoint subsets of the engines (same features, epochs)."""
+    parts = []
+    for p in paths:
+        try:
+            parts.append(json.loads(p.read_text()))
+        except (OSError, ValueError) as exc:
+            raise TransferError(f"{p}: unreadable ({exc})") from None
+    if len({(t["features"], t["epochs"]) for t in parts}) != 1:
+        raise TransferError("--merge: the runs used different features or epochs")
+    per = {e: v for t in parts for e, v in t["held_out"].items()}
+    return summarize(per, parts[0]["epochs"], parts[0]["features"])
+
+
+def _in_distribution(evaluate_json: Path) -> float | None:
+    try:
+        d = json.loads(evaluate_json.read_text())
+    except (OSError, ValueError):
+        return None
+    for path in (("accuracy_int8",), ("accuracy", "int8"), ("int8", "accuracy")):
+        v: Any = d
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+        if isinstance(v, int | float):
+            return float(v)
+    return None
+
+
+def table(transfer_json: Path, evaluate_json: Path | None, features: Path | None) -> str:
+    try:
+        t = json.loads(transfer_json.read_text())
+    except OSError:
+        return f"{transfer_json}: not computed yet (run `make transfer`)"
+    except ValueError as exc:
+        raise TransferError(f"{transfer_json}: not valid JSON ({exc})") from None
+    lines = ["| accuracy on 12 classes | value |", "| --- | --- |"]
+    ind = _in_distribution(evaluate_json) if evaluate_json else None
+    if ind is not None:
+        lines.append(f"| in distribution (test split, int8) | {ind:.4f} |")
+    for engine, v in t["held_out"].items():
+        lines.append(
+            f"| held-out engine {engine} (float, {v['clips']} clips) | {v['accuracy']:.4f} |"
+        )
+    lines.append(f"| worst held-out engine ({t['worst_engine']}) | {t['worst_accuracy']:.4f} |")
+    if features is not None and (features / "train.npz").is_file():
+        if features_digest(features) != t.get("features"):
+            lines.append(f"(stale: {features} changed since; run `make transfer`)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ml.transfer", description=__doc__.split("\n")[0])
+    ap.add_argument("--features", type=Path, help="directory of the split npz files")
+    ap.add_argument("--out", type=Path, help="metrics JSON to write")
+    ap.add_argument("--show", type=Path, help="only print the table of this transfer.json")
+    ap.add_argument("--evaluate", type=Path, help="evaluate.json (in-distribution accuracy)")
+    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    ap.add_argument("--engines", help="comma-separated subset of transfer.engines (parallel runs)")
+    ap.add_argument("--epochs", type=int, help="override transfer.epochs (a quicker estimate)")
+    ap.add_argument(
+        "--merge", type=Path, nargs="+", help="combine the --out files of runs on subsets"
+    )
+    args = ap.parse_args(argv)
+    if args.merge:
+        if args.out is None:
+            raise TransferError("python -m ml.transfer --merge: --out is required")
+        write_bytes_atomic(args.out, (json.dumps(merge(args.merge), indent=1) + "\n").encode())
+        return 0
+    if args.show:
+        print(table(args.show, args.evaluate, args.features))
+        return 0
+    if args.features is None or args.out is None:
+        raise TransferError("python -m ml.transfer: --features and --out are required")
+    params = load_params(args.params)
+    if args.engines:
+        params["transfer"]["engines"] = args.engines.split(",")
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise TransferError(f"--epochs = {args.epochs} must be at least 1")
+        params["transfer"]["epochs"] = args.epochs
+    result = run(params, args.features, minimum=1 if args.engines else 2)
+    write_bytes_atomic(args.out, (json.dumps(result, indent=1) + "\n").encode())
+    log.info("worst held-out engine %s: %.4f", result["worst_engine"], result["worst_accuracy"])
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,80 @@
+"""`make report`: on a commit that changes params.yaml, against HEAD~1, the report has the
+params and metrics diffs, the budget table for both boards with over-budget rows marked, the
+gates, and writes the plots as PNG images. Runs on the tiny pipeline's metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def report(repo: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GITHUB_STEP_SUMMARY": str(out / "summary.md")}
+    return subprocess.run(
+        [sys.executable, "-m", "ml.report", "--out", str(out), *extra],
+        cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def repo(tmp_path: Path, tiny_pipeline: Path) -> Path:
+    """A repository whose last commit changes train.epochs and brings the tiny metrics."""
+    r = tmp_path / "repo"
+    (r / "metrics").mkdir(parents=True)
+    for name in ("params.yaml", "dvc.yaml", "metrics/evaluate.json"):
+        shutil.copyfile(REPO / name, r / name)
+    git(r, "init", "-q", "-b", "main")
+    git(r, "config", "user.email", "t@example.com")
+    git(r, "config", "user.name", "t")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=r, check=True)
+    git(r, "add", "-A")
+    git(r, "commit", "-qm", "base")
+    params = (r / "params.yaml").read_text()
+    epochs = yaml.safe_load(params)["train"]["epochs"]
+    (r / "params.yaml").write_text(params.replace(f"epochs: {epochs}", f"epochs: {epochs + 7}", 1))
+    metrics = json.loads((tiny_pipeline / "metrics/evaluate.json").read_text())
+    metrics["nano33ble"]["ram_bytes"] = 10**7  # one row over its budget
+    (r / "metrics/evaluate.json").write_text(json.dumps(metrics))
+    git(r, "commit", "-qam", "more epochs")
+    return r
+
+
+@pytest.mark.slow
+def test_report_against_head_1(repo: Path, tmp_path: Path):
+    out = tmp_path / "report"
+    done = report(repo, out, "--base", "HEAD~1")
+    assert done.returncode == 0, done.stderr
+    md = done.stdout
+    assert "train.epochs" in md  # dvc params diff
+    assert "accuracy_int8" in md  # dvc metrics diff
+    for board in ("esp32", "nano33ble"):
+        assert f"| {board} | model (bytes) |" in md
+        assert f"| {board} | est. latency (ms, lower bound) |" in md
+    over = [ln for ln in md.splitlines() if "OVER BUDGET" in ln]
+    assert over and all("nano33ble" in ln and "RAM" in ln for ln in over)
+    assert "`budget.nano33ble`" in md
+    images = sorted(out.glob("*.png"))
+    assert {"per_class_recall.png", "budgets.png"} <= {p.name for p in images}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in images)
+    assert (out / "summary.md").read_text().strip() == md.strip()
+
+
+def test_report_needs_a_base_that_exists(repo: Path, tmp_path: Path):
+    done = report(repo, tmp_path / "r", "--base", "no-such-ref")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: BASE 'no-such-ref': not a commit in this repository (fetch it first)"
+    ]

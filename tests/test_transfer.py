@@ -1,0 +1,93 @@
+"""ml.transfer: held-out-engine validation on the tiny pipeline's features."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ml.features import load_split
+from ml.transfer import engine_of, run, table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
+    params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
+    params["transfer"] = {"epochs": 1, "engines": ["flite", "espeak", "nosuch"]}
+    feats = tiny_pipeline / "features"
+    result = run(params, feats)
+    assert list(result["held_out"]) == ["flite", "espeak"]  # absent engines are skipped
+    for engine, v in result["held_out"].items():
+        clean = sum(
+            engine_of(str(n)) == engine and "#aug" not in str(n)
+            for split in ("train", "validation", "test")
+            for n in load_split(feats, split)[2]
+        )
+        assert v["clips"] == clean > 0
+        assert 0.0 <= v["accuracy"] <= 1.0 and v["best_epoch"] == 1
+        n_train = len(load_split(feats, "train")[2])
+        assert 0 < v["train_examples"] < n_train  # the held-out engine is not trained on
+    assert result["worst_accuracy"] == min(v["accuracy"] for v in result["held_out"].values())
+    out = tmp_path / "transfer.json"
+    out.write_text(json.dumps(result))
+    evaluate = tmp_path / "evaluate.json"
+    evaluate.write_text(json.dumps({"accuracy_int8": 0.5}))
+    shown = table(out, evaluate, feats)
+    assert "| in distribution (test split, int8) | 0.5000 |" in shown
+    assert f"| held-out engine flite (float, {result['held_out']['flite']['clips']} clips)" in shown
+    assert "stale" not in shown
+    # features changed since: the table says so
+    other = tmp_path / "feats"
+    other.mkdir()
+    for split in ("train", "validation", "test"):
+        np.savez(other / f"{split}.npz", x=np.zeros((1, 1, 1), np.int8), y=[0], names=["a"])
+    assert "stale" in table(out, evaluate, other)
+
+
+def test_one_engine_is_refused(tmp_path: Path) -> None:
+    for split in ("train", "validation", "test"):
+        np.savez(
+            tmp_path / f"{split}.npz",
+            x=np.zeros((2, 49, 40), np.int8),
+            y=np.array([2, 3]),
+            names=np.array(["yes/espeak-0000000a_nohash_0.wav", "silence"]),
+        )
+    cmd = [sys.executable, "-m", "ml.transfer", "--features", str(tmp_path), "--out"]
+    res = subprocess.run(
+        [*cmd, str(tmp_path / "t.json")], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        f"error: {tmp_path}: held-out-engine validation needs clips of two engines of "
+        "transfer.engines; found espeak"
+    )
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_show_without_results(tmp_path: Path) -> None:
+    assert "not computed yet" in table(tmp_path / "none.json", None, None)
+
+
+def test_merge_of_subset_runs(tmp_path: Path) -> None:
+    from ml.transfer import merge
+
+    def part(name: str, per: dict[str, float], digest: str = "f") -> Path:
+        held = {e: {"accuracy": a, "clips": 10} for e, a in per.items()}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"held_out": held, "epochs": 8, "features": digest}))
+        return path
+
+    a, b = part("a", {"espeak": 0.9, "flite": 0.8}), part("b", {"piper": 0.7})
+    out = merge([a, b])
+    assert list(out["held_out"]) == ["espeak", "flite", "piper"]
+    assert out["worst_engine"] == "piper" and out["worst_accuracy"] == 0.7
+    assert out["mean_accuracy"] == 0.8
+    with pytest.raises(Exception, match="different features or epochs"):
+        merge([a, part("c", {"festival": 0.5}, digest="g")])
