@@ -190,7 +190,7 @@ def test_evaluate_writes_the_reference_distributions(tiny: dict) -> None:
     assert "reference" not in m and "stream_scores" not in m  # not metrics
     assert ref["labels"] == tiny["params"]["dataset"]["labels"]
     test, stream = ref["references"]["test"], ref["references"]["stream"]
-    assert test["inferences"] == sum(test["hist"]) == m["test_examples"] == len(tiny["audio"])
+    assert test["inferences"] == sum(test["hist"]) == m["test_examples"]
     assert stream["inferences"] == sum(stream["hist"]) == m["stream_inferences"]
     assert set(test["detections"]) == set(tiny["params"]["dataset"]["keywords"])
     # the stream's detections (per inference) are at least its recognizer's false accepts
