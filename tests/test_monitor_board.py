@@ -1,6 +1,7 @@
 """Monitoring against a virtual board running the tiny model: telemetry of the test split
-raises no drift alarm, telemetry of keywords from a held-out speech engine (flite; the tiny
-dataset is espeak-ng) at low SNR raises one, and `collect` saves the clip whose top score
+raises no drift alarm, telemetry of keywords spoken by flite's voices in white noise at 0 dB
+SNR (the issue's held-out engine at low SNR; the tiny dataset's engines come from params.yaml
+synth.engines) raises one, and `collect` saves the clip whose top score
 fell in the band, and nothing when the band caught none."""
 
 from __future__ import annotations
