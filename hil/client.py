@@ -323,6 +323,28 @@ class Client:
         f["hist"] = [int(v) for v in f["hist"].split(",")]
         return f
 
+    def clipband(self, band: tuple[int, int] | None) -> dict[str, str]:
+        """Set the field-clip band (None: off); return the board's `m-clipband` fields."""
+        arg = "off" if band is None else f"{band[0]} {band[1]}"
+        return self.command(f"clipband {arg}").fields("m-clipband")
+
+    def clip(self) -> dict[str, Any] | None:
+        """Take the board's held field clip: fields, `scores` and `pcm` (int16); None if empty."""
+        f: dict[str, Any] = self.command("clip").fields("m-clip")
+        if f.get("n") == "0":
+            return None
+        try:
+            raw = wire.unb64(f["b64"])
+            f["scores"] = [int(v) for v in f["scores"].split(",")]
+        except (KeyError, ValueError):
+            raise GarbledLine(f"{self.name}: m-clip without valid scores or base64") from None
+        if len(raw) != int(f.get("n", -1)) or wire.crc32_hex(raw) != f.get("crc"):
+            raise GarbledLine(f"{self.name}: m-clip length or CRC mismatch (bytes lost)")
+        self.wire.payload += len(raw)
+        f["pcm"] = np.frombuffer(raw, "<i2").astype(np.int16)
+        del f["b64"]
+        return f
+
     def reset(self) -> dict[str, str]:
         """Reset; return the boot banner's fields (`m-boot`, or `e-boot` in safe mode)."""
         self.command("reset").line("m-reset")

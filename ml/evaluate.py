@@ -17,6 +17,10 @@ Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.
 - model_bytes, arena_bytes (measured by TFLM), tensor_arena_size (with margin), macs;
 - per board in hil/boards.yaml: <board>.est_latency_ms, <board>.fits, <board>.ram_bytes.
 
+With `--reference FILE` it also writes the reference distributions the `monitor` stage holds
+board telemetry to (ml/drift.py): top-score histogram and detections per keyword of the int8
+model on the test split (`test`) and on the false-accept stream (`stream`). Not metrics.
+
 Gates (exit 1 with one line, nothing written): a board budget or an op the firmware does not
 register (ml/budget.py), a TFLM/TFLite mismatch, and the quality gates of params.yaml
 `evaluate:` (`check_gates`): accuracy_int8 below min_accuracy_int8, int8_drop (float minus
@@ -37,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ml import budget, tflm
+from ml import budget, drift, tflm
 from ml.audio import read_wav
 from ml.dataset import UNKNOWN, background_files, check_root, list_clips
 from ml.errors import KwsError, run_main
@@ -68,8 +72,9 @@ def model_facts(model_bytes: bytes, params: dict[str, Any]) -> tuple[budget.Mode
         tensor_arena_size=budget.tensor_arena_size(
             arena, ev["arena_margin_percent"], ev["arena_margin_bytes"]
         ),
-        # the feature window (int8) and one clip of int16 audio live beside the arena
-        ram_extra_bytes=int(np.prod(io["input"]["shape"])) + 2 * clip_samples,
+        # beside the arena: the feature window (int8), the payload/microphone clip and the
+        # field-clip buffer (firmware/core/field_clip.h), each one clip of int16 audio
+        ram_extra_bytes=int(np.prod(io["input"]["shape"])) + 2 * 2 * clip_samples,
         macs=tflm.count_macs(model_bytes),
         ops=tflm.model_ops(model_bytes),
     )
@@ -190,10 +195,12 @@ def false_accepts(model_bytes: bytes, root: Path, params: dict[str, Any]) -> dic
     run = tflm.TfliteRunner(model_bytes, reference=False)
     rec = RecognizeCommands(ds["labels"], params["recognizer"])
     detections: dict[str, int] = {}
+    outputs = []
     for t, end in progress(
         zip(times, ends, strict=True), total=len(times), desc="stream", unit="inf", leave=False
     ):
         scores = run(feats[None, end - frames + 1 : end + 1])[0]
+        outputs.append(np.asarray(scores).reshape(-1))
         d = rec.process(scores, int(t))
         if d.is_new_command:
             detections[d.label] = detections.get(d.label, 0) + 1
@@ -211,6 +218,7 @@ def false_accepts(model_bytes: bytes, root: Path, params: dict[str, Any]) -> dic
         "false_accepts_per_hour": round(count / hours, 3),
         "stream_minutes": round(hours * 60, 3),
         "stream_inferences": len(times),
+        "stream_scores": np.asarray(outputs, np.int8).reshape(len(outputs), len(ds["labels"])),
     }
 
 
@@ -259,6 +267,7 @@ def write_outputs(
     *,
     metrics_path: Path,
     plots_dir: Path,
+    reference_path: Path | None = None,
 ) -> None:
     """Plots first (staged in a temp dir, then moved), metrics last: all or nothing.
 
@@ -266,6 +275,7 @@ def write_outputs(
     36 columns would crowd the figures people compare in `dvc exp show`.
     """
     metrics = dict(metrics)
+    reference = metrics.pop("reference", None)
     per_class = [{"label": k, **v} for k, v in metrics.pop("per_class", {}).items()]
     plots_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".evaluate.", dir=plots_dir))
@@ -277,6 +287,8 @@ def write_outputs(
             os.replace(stage / name, plots_dir / name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    if reference_path is not None and reference is not None:
+        write_json(reference_path, reference)
     write_json(metrics_path, metrics)
 
 
@@ -335,8 +347,17 @@ def evaluate(
         "tensor_arena_size": facts.tensor_arena_size,
         "macs": facts.macs,
     }
+    threshold = params["recognizer"]["detection_threshold"]
+    reference = {"test": drift.distribution(out_tflm.reshape(len(x), -1), labels, threshold)}
     if stream:
-        metrics.update(false_accepts(model_bytes, data_root, params))
+        fa = false_accepts(model_bytes, data_root, params)
+        reference["stream"] = drift.distribution(fa.pop("stream_scores"), labels, threshold)
+        metrics.update(fa)
+    metrics["reference"] = {
+        "labels": labels,
+        "detection_threshold": threshold,
+        "references": reference,
+    }
     metrics["per_class"] = int8["per_class"]
     metrics.update(per_board)
     return metrics, confusion_records(y, pred_int8, labels), int8["confusion"]
@@ -407,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ops", type=Path, default=budget.DEFAULT_OPS, help="supported_ops.def")
     ap.add_argument("--metrics", type=Path, help="evaluate.json to write")
     ap.add_argument("--plots", type=Path, help="directory for the plots")
+    ap.add_argument("--reference", type=Path, help="reference distributions JSON to write")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
     if args.show:
@@ -442,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             params["dataset"]["labels"],
             metrics_path=args.metrics,
             plots_dir=args.plots,
+            reference_path=args.reference,
         )
     except OSError as exc:  # plots dir unwritable (the metrics file is written last, atomically)
         raise output_error(exc.filename or args.plots, exc) from None

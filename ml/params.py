@@ -255,6 +255,14 @@ SCHEMA: dict[str, Any] = {
         "bench_warmup": Num(INT, 0, 100),
         "lock_timeout_s": Num(FLOAT, 0.0, 86400.0),
     },
+    # drift check (ml/monitor.py): board telemetry against evaluate's reference distributions
+    "monitor": {
+        "reference": Choice(("test", "stream")),
+        "window_days": Num(INT, 0, 3650),
+        "min_inferences": Num(INT, 1, 10**9),
+        "max_psi": Num(FLOAT, 0.0, 100.0),
+        "min_chi2_p": Num(FLOAT, 0.0, 1.0),
+    },
 }
 
 

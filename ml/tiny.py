@@ -158,6 +158,7 @@ def build(out: Path, base_params: Path = DEFAULT_PARAMS) -> Path:
                     *("--ops", str(ML_DIR.parent / "firmware/core/supported_ops.def")),
                     *("--metrics", str(out / "metrics/evaluate.json")),
                     *("--plots", str(out / "metrics/plots")),
+                    *("--reference", str(out / "metrics/reference.json")),
                 ],
             ),
             (

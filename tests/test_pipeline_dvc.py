@@ -66,6 +66,7 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (root / "firmware/core").mkdir(parents=True)
     shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    (root / "telemetry").mkdir()  # the monitor stage's store (telemetry.dvc): empty here
     shutil.copytree(tiny_pipeline / "data/speech_commands", root / "data/speech_commands")
     params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
     params["dataset"]["path"] = "data/speech_commands"
@@ -87,7 +88,8 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert res.returncode == 0, res.stderr
     res = sh([str(BIN / "dvc"), "repro"], root)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert ran_stages(res) == [
+    assert "monitor" in ran_stages(res)  # after evaluate: drift of the (empty) telemetry store
+    assert [s for s in ran_stages(res) if s != "monitor"] == [
         "validate", "features", "train", "quantize", "evaluate", "export", "register",
     ]  # fmt: skip
     yield root
@@ -171,7 +173,9 @@ def test_quantize_param_reruns_only_downstream(repo: Path) -> None:
     set_param(repo, "quantize.representative_samples", 48)
     res = sh([str(BIN / "dvc"), "repro"], repo)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert ran_stages(res) == ["quantize", "evaluate", "export", "register"]
+    assert [s for s in ran_stages(res) if s != "monitor"] == [
+        "quantize", "evaluate", "export", "register",
+    ]  # fmt: skip
     assert len(versions(repo)) == before + 1  # other model bytes: a new version
 
 

@@ -186,6 +186,18 @@ def script(n: int, clip_bytes: int) -> list[tuple[str, bytes, int, float]]:
         ("bench 10 digits", b"bench 0000000001 0\n"),
         ("command glued to args", b"infer1960 00000000\n"),
         ("features, crc mismatch", b"features 2 00000000\nab"),
+        ("clipband, off after boot", b"clipband\n"),
+        ("clip, none held", b"clip\n"),
+        ("clip, extra arg", b"clip 1\n"),
+        ("clipband on", b"clipband -20 -0\n"),
+        ("clipband lo > hi", b"clipband 5 4\n"),
+        ("clipband below int8", b"clipband -129 0\n"),
+        ("clipband 4 digits", b"clipband 0001 2\n"),
+        ("clipband plus sign", b"clipband +1 2\n"),
+        ("clipband one number", b"clipband 3\n"),
+        ("clipband three numbers", b"clipband 1 2 3\n"),
+        ("clipband unchanged", b"clipband\n"),
+        ("clipband off", b"clipband off\n"),
     ]
     mlperf = [
         ("unknown", b"bogus%"),

@@ -36,6 +36,7 @@ void Device::Begin(const BootStatus& boot) {
   db_loading_ = false;
   listening_ = false;
   boot_ms_ = clock_.NowMs();
+  if (field_clip_ != nullptr) field_clip_->Reset();
   for (size_t i = 0; i < kMaxLabels; ++i) scores_[i] = static_cast<int8_t>(spec_.output_zero_point);
 
   BootStatus st = boot;
@@ -195,6 +196,8 @@ void Device::Dispatch(const Token* tok, size_t count) {
     } else {
       ErrBadArgs("listen");
     }
+  } else if (TokenIs(cmd, "clip") || TokenIs(cmd, "clipband")) {
+    CmdFieldClip(tok, count);  // field_clip.cc
   } else {
     Err().Str("unknown-command cmd=").Bytes(cmd.p, std::min(cmd.n, kCmdEchoMax));
     out_.End();
@@ -263,12 +266,12 @@ void Device::RecordOutcome() {
   if (keyword && score + 128 >= spec_.recognizer.detection_threshold) ++counters_.detections[top];
 }
 
-void Device::FinishInfer(const char* prefix) {
+bool Device::FinishInfer(const char* prefix) {
   uint32_t us = 0;
   if (!Infer(&us)) {
     Err().Str("internal cmd=").Str(prefix + 2);  // "m-infer" -> "infer"
     out_.End();
-    return;
+    return false;
   }
   RecordOutcome();
   const int top = TopLabel();
@@ -279,6 +282,7 @@ void Device::FinishInfer(const char* prefix) {
     out_.I32(scores_[i]);
   }
   out_.End();
+  return true;
 }
 
 bool Device::ComputeFeatures(size_t n) {
@@ -302,7 +306,10 @@ void Device::FinishAudio(size_t n, bool infer) {
     out_.End();
     return;
   }
-  if (infer) return FinishInfer("m-audio");
+  if (infer) {
+    if (FinishInfer("m-audio")) OfferFieldClip();
+    return;
+  }
   const auto* f = reinterpret_cast<const uint8_t*>(buffers_.features);
   const size_t len = spec_.feature_bytes();
   out_.Str("m-features n=").U32(static_cast<uint32_t>(len)).Str(" crc=").Hex32(Crc32(f, len));
@@ -416,6 +423,7 @@ void Device::ListenStep() {
     return;
   }
   RecordOutcome();
+  OfferFieldClip();
   Recognition r;
   if (recognizer_.Process(scores_, end_ms, &r) == RecognizerStatus::kOk && r.is_new) {
     out_.Str("m-detect label=").Str(spec_.labels[r.top_label]).Str(" score=").I32(r.score);

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "boot_check.h"
+#include "field_clip.h"
 #include "framer.h"
 #include "limits.h"
 #include "model_spec.h"
@@ -39,6 +40,8 @@ class Device : private FramerHandler {
 
   // Optional live microphone (boards with one); before Begin.
   void AttachAudioSource(AudioSource* source) { audio_source_ = source; }
+  // Optional field-clip buffer (field_clip.h; `clip`/`clipband` need it); before Begin.
+  void AttachFieldClip(FieldClip* clip) { field_clip_ = clip; }
 
   // Prints the boot banner (boot.ok()) or the e-boot line (safe mode), then m-ready.
   // Also a buffer/spec mismatch found here puts the device in safe mode (reason=arena).
@@ -68,7 +71,7 @@ class Device : private FramerHandler {
   void CmdBench(uint32_t n, uint32_t warmup);
   void CmdListen(bool on);
   void StartPayload(const Token* tok, size_t count);
-  void FinishInfer(const char* prefix);
+  bool FinishInfer(const char* prefix);
   void FinishAudio(size_t n, bool infer);
   bool ComputeFeatures(size_t n);
 
@@ -78,6 +81,10 @@ class Device : private FramerHandler {
   void MlperfInfer(const Token* tok, size_t count);
   void MlperfResults();
   void MlperfError(const char* text);
+
+  // Field clips (field_clip.cc).
+  void CmdFieldClip(const Token* tok, size_t count);
+  void OfferFieldClip();  // after an audio inference: the clip is in buffers_.payload
 
   // Runs the engine on features_; on success updates scores_, counters and *us.
   bool Infer(uint32_t* us);
@@ -95,6 +102,7 @@ class Device : private FramerHandler {
   InferenceEngine& engine_;
   System& system_;
   AudioSource* audio_source_ = nullptr;
+  FieldClip* field_clip_ = nullptr;
   DeviceConfig config_;
   ModelSpec spec_;
   DeviceBuffers buffers_;

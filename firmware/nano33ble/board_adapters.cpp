@@ -105,6 +105,8 @@ kws::MicroFrontend g_front_end;
 kws::TflmEngine g_engine;
 alignas(4) uint8_t g_payload[kws::kPayloadBytes];
 int8_t g_features[st::kFeatureElementCount];
+int16_t g_field_clip[st::kClipSamples];  // the one field-clip buffer (PROTOCOL.md)
+kws::FieldClip g_clip(g_field_clip, st::kClipSamples);  // band off at boot
 kws::Device* g_device = nullptr;
 
 }  // namespace
@@ -120,6 +122,7 @@ void Setup() {
                             kws::DeviceBuffers{g_payload, sizeof(g_payload), g_features,
                                                sizeof(g_features)});
   g_device = &device;
+  device.AttachFieldClip(&g_clip);
 #if KWS_NANO33BLE_SENSE
   device.AttachAudioSource(&g_mic);
 #endif

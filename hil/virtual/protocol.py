@@ -17,6 +17,7 @@ import numpy as np
 from hil import wire
 from hil.virtual.engine import Engine
 from hil.virtual.faults import Faults
+from hil.virtual.field_clip import FieldClip
 from hil.virtual.mlperf import MlperfCommands
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Device:
         self._rx = bytearray()
         self._clock_offset_us = 0
         self.mlperf = MlperfCommands(self)
+        self.field_clip = FieldClip()
         self._boot()
 
     # -- boot and output
@@ -71,6 +73,7 @@ class Device:
                 (self.engine.facts.frames, self.engine.facts.channels), np.int8
             )
         self.mlperf.reset()
+        self.field_clip.reset()
         e = self.engine.boot_error
         if e is None:
             self.send(f"m-boot board={self.engine.board} fw={self.fw} proto={wire.PROTO_VERSION}")
@@ -259,8 +262,9 @@ class Device:
         data = self._payload(cmd, args)
         if data is None:
             return None
+        self._pcm = np.frombuffer(data, "<i2").astype(np.int16)  # kept for field clips
         try:
-            return self.engine.features_of(np.frombuffer(data, "<i2").astype(np.int16))
+            return self.engine.features_of(self._pcm)
         except Exception:
             log.exception("front-end failed")
             self.error(f"e-internal cmd={cmd}")
@@ -272,6 +276,15 @@ class Device:
             out = self._run("audio", x)
             if out:
                 self.send(self._result_line("m-audio", *out))
+                self.field_clip.offer(self._pcm, self.engine.clip_samples, *out)
+
+    def cmd_clip(self, args: list[str]) -> None:
+        line, ok = self.field_clip.take(args, self.engine.facts.labels)
+        self.send(line) if ok else self.error(line)
+
+    def cmd_clipband(self, args: list[str]) -> None:
+        line, ok = self.field_clip.set_band(args)
+        self.send(line) if ok else self.error(line)
 
     def cmd_features(self, args: list[str]) -> None:
         x = self._frontend("features", args)
@@ -336,3 +349,4 @@ class Device:
 
 
 COMMANDS = ("id", "labels", "infer", "audio", "features", "bench", "stats", "reset", "listen")
+COMMANDS += ("clip", "clipband")  # field clips (hil/virtual/field_clip.py)

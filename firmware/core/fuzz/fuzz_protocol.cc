@@ -73,6 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      kws::DeviceConfig{"fuzz", "0", false}, kws_test::TestSpec(),
                      kws::DeviceBuffers{payload, sizeof(payload), features, sizeof(features)});
   if ((flags & 8) != 0) device.AttachAudioSource(&mic);
+  static int16_t clip_pcm[16];
+  kws::FieldClip field_clip(clip_pcm, 16);  // field clips (clipband/clip) under the fuzzer too
+  if ((flags & 16) == 0) device.AttachFieldClip(&field_clip);
   kws::BootStatus boot;
   if ((flags & 4) != 0) boot.reason = "arena";
   device.Begin(boot);

@@ -61,6 +61,7 @@ class HostSystem : public kws::System {
 
 alignas(4) uint8_t g_payload[kws::kPayloadBytes];
 int8_t g_features[kws::settings::kFeatureElementCount];
+int16_t g_field_clip[kws::settings::kClipSamples];
 
 }  // namespace
 
@@ -102,6 +103,8 @@ int main(int argc, char** argv) {
   kws::Device device(transport, clock, front_end, engine, system,
                      kws::DeviceConfig{board, fw, false}, kws::ModelSpecFromSettings(),
                      kws::DeviceBuffers{g_payload, sizeof(g_payload), g_features, sizeof(g_features)});
+  kws::FieldClip field_clip(g_field_clip, kws::settings::kClipSamples);
+  device.AttachFieldClip(&field_clip);
   device.Begin(boot);
 
   uint8_t buf[4096];

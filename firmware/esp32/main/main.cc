@@ -100,6 +100,7 @@ class I2sMic final : public kws::AudioSource {
 
 alignas(4) uint8_t g_payload[kws::kPayloadBytes];
 int8_t g_features[st::kFeatureElementCount];
+int16_t g_field_clip[st::kClipSamples];  // the one field-clip buffer (PROTOCOL.md)
 
 }  // namespace
 
@@ -129,6 +130,8 @@ extern "C" void app_main() {
                             kws::DeviceBuffers{g_payload, sizeof(g_payload), g_features,
                                                sizeof(g_features)});
   device.AttachAudioSource(&mic);
+  static kws::FieldClip field_clip(g_field_clip, st::kClipSamples);  // band off at boot
+  device.AttachFieldClip(&field_clip);
   device.Begin(boot);
 
   uint8_t rx[128];
