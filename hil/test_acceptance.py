@@ -37,11 +37,32 @@ def _gate(hil: Hil, is_virtual: bool) -> float:
     return 1.0 if is_virtual else hil.params["hil"]["agreement_threshold_real"]
 
 
+def _indices(mask: np.ndarray, limit: int = 20) -> str:
+    idx = np.flatnonzero(mask)
+    more = f" (+{len(idx) - limit} more)" if len(idx) > limit else ""
+    return ",".join(map(str, idx[:limit])) + more if len(idx) else "none"
+
+
 def test_golden_agreement(client, hil, is_virtual):
-    out = _golden(client, hil)
-    agreement = float(np.all(out == hil.features["expected"], axis=1).mean())
+    """The firmware's int8 outputs against the pipeline's reference (the Python TFLM runtime):
+    exact agreement, top-1 agreement, the largest difference and the vectors that differ."""
+    out, want = _golden(client, hil), hil.features["expected"]
+    exact = np.all(out == want, axis=1)
+    agreement = float(exact.mean())
+    top1 = float((np.argmax(out, axis=1) == np.argmax(want, axis=1)).mean())
+    diff = int(np.abs(out.astype(np.int16) - want.astype(np.int16)).max()) if len(out) else 0
     hil.metric("agreement", agreement, "ratio")
-    assert agreement >= _gate(hil, is_virtual), f"agreement {agreement:.4f}"
+    hil.metric("top1_agreement", top1, "ratio")
+    hil.metric("max_abs_diff", diff, "int8")
+    differ = _indices(~exact)
+    print(
+        f"\n{hil.board}: int8 agreement {agreement:.4f}, top-1 agreement {top1:.4f}, "
+        f"largest difference {diff}, differing vectors: {differ}"
+    )
+    assert agreement >= _gate(hil, is_virtual), (
+        f"agreement {agreement:.4f} (top-1 {top1:.4f}, largest difference {diff}, "
+        f"differing vectors {differ})"
+    )
 
 
 def test_golden_accuracy(client, hil):
@@ -59,7 +80,11 @@ def test_frontend_parity(client, hil, is_virtual):
     ]
     parity = float(np.mean(same)) if same else 1.0
     hil.metric("frontend_parity", parity, "ratio")
-    assert parity >= _gate(hil, is_virtual), f"front-end parity {parity:.4f}"
+    differ = _indices(~np.array(same, bool))
+    print(f"\n{hil.board}: front-end parity {parity:.4f}, differing clips: {differ}")
+    assert parity >= _gate(hil, is_virtual), (
+        f"front-end parity {parity:.4f} (differing clips {differ})"
+    )
     for k in range(len(clips)):  # raw audio in = its expected features in
         want_scores = client.infer(want[k])["scores"]
         np.testing.assert_array_equal(client.audio(clips[k])["scores"], want_scores)

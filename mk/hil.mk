@@ -9,7 +9,7 @@ HIL_PARAMS ?= $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR)),$(TINY_DIR)/params.y
 
 ##@ HIL
 .PHONY: hil-virtual
-hil-virtual: setup $(HIL_ARTEFACTS) ## Smoke + acceptance on virtual esp32 and nano33ble boards in parallel; prints a table per board
+hil-virtual: setup $(HIL_ARTEFACTS) host-board ## Smoke + acceptance on host boards (the firmware on a pty) for esp32 and nano33ble in parallel; prints a table per board
 	@$(PY) -m hil.run_virtual --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
@@ -26,7 +26,7 @@ hil: setup ## Flash a real board and run smoke + acceptance on it: make hil BOAR
 	  $(PY) -m hil.metrics $(HIL_RESULTS) $(BOARD) || true; exit $$rc
 
 .PHONY: hil-bench
-hil-bench: setup $(HIL_ARTEFACTS) ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
+hil-bench: setup $(HIL_ARTEFACTS) host-board ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
 	@$(PY) -m hil.run_virtual --boards esp32 --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/bench
 

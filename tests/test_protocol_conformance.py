@@ -391,7 +391,7 @@ def cpp_answers(binary: Path, cases, extra: tuple[str, ...] = ()) -> dict[str, l
 
 
 def virtual_answers(settings: Path, cases, extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
-    with VirtualBoard(BOARD, settings, ["--lazy-frontend", "--fw", FW, *extra]) as vb:
+    with VirtualBoard(BOARD, settings, ["--fw", FW, *extra]) as vb:
         fd = os.open(vb.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         try:
             return run_script(Lines(fd, fd), cases)

@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(espeak-ng sox gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   shellcheck clang libclang-rt-14-dev cmake)
+packages+=(libstdc++-arm-none-eabi-newlib)  # arm-none-eabi C++ headers (firmware/tflm on M4)
 
 missing=()
 for p in "${packages[@]}"; do
