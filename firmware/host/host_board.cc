@@ -301,5 +301,10 @@ int main(int argc, char** argv) {
   }
   ::close(master);
   ::close(slave);
+  free(text);  // setup's memory, held for the board's life
+  free(model);
+  free(arena);
+  free(payload);
+  free(features);
   return 0;
 }

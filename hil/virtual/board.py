@@ -167,9 +167,14 @@ class HostBoard:
     def start(self) -> str:
         """Starts (or restarts: a power cycle) the firmware; returns its pty."""
         self.stop()
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        self.proc, self.port = self.spawn()
+        return self.port
+
+    def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
+        """Another instance of this board's firmware, booted: (process, pty)."""
+        proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
         end, buf = time.monotonic() + START_TIMEOUT_S, b""
         while time.monotonic() < end and b"\n" not in buf:
             if select.select([fd], [], [], 0.2)[0]:
@@ -179,10 +184,16 @@ class HostBoard:
                 buf += chunk
         first = buf.split(b"\n", 1)[0].decode(errors="replace")
         if not first.startswith("PORT "):
-            self.stop()
+            proc.kill()
+            proc.wait()
             raise KwsError(f"host board {self.board}: did not come up (see its stderr)")
-        self.port = first.split(" ", 1)[1].strip()
-        return self.port
+        return proc, first.split(" ", 1)[1].strip()
+
+    def adopt(self, proc: subprocess.Popen[bytes], port: str) -> str:
+        """Power-cycle onto an instance from `spawn` (already booted: no start-up wait)."""
+        self.stop()
+        self.proc, self.port = proc, port
+        return port
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

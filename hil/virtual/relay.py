@@ -14,7 +14,6 @@ import os
 import re
 import select
 import signal
-import tty
 
 from hil.virtual.board import HostBoard
 from hil.virtual.faults import Faults, FaultyPort
@@ -59,9 +58,9 @@ class CommandCounter:
 
 
 def _open_raw(path: str) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    tty.setraw(fd)
-    return fd
+    # The firmware set its pty raw; setting it again here would flush (TCSAFLUSH) the boot
+    # banner it already wrote.
+    return os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
 
 
 def _write_all(fd: int, data: bytes, stall_s: float = 5.0) -> None:
@@ -80,6 +79,10 @@ def serve(board: HostBoard, faults: Faults) -> None:
     port = FaultyPort(client, faults)
     counter = CommandCounter(faults)
     fw = _open_raw(board.port)
+    discarding = False  # the rest of a payload sent to the board that reset
+    # A reset is a power cycle onto a second instance booted in advance, so the banner comes
+    # as fast as a board's would.
+    spare = board.spawn() if faults.kind == "reset" else None
     print(f"PORT {client.path}", flush=True)
     try:
         while not client.closed:
@@ -90,6 +93,9 @@ def serve(board: HostBoard, faults: Faults) -> None:
                 except PortClosed:
                     break
                 fault = counter.feed(data) if data else None
+                if discarding:
+                    discarding = counter.skip > 0
+                    continue
                 if fault == "disconnect":
                     log.warning("fault disconnect: unplugging %s", client.path)
                     client.unplug()
@@ -97,7 +103,9 @@ def serve(board: HostBoard, faults: Faults) -> None:
                 if fault == "reset":  # a power cycle: the firmware boots again, banner and all
                     log.warning("fault reset: restarting the firmware")
                     os.close(fw)
-                    fw = _open_raw(board.start())
+                    fw = _open_raw(board.adopt(*spare) if spare else board.start())
+                    spare = None
+                    discarding = counter.skip > 0
                     continue
                 _write_all(fw, data)
             if fw in ready:
@@ -117,4 +125,7 @@ def serve(board: HostBoard, faults: Faults) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.close(fw)
+        if spare is not None:
+            spare[0].kill()
+            spare[0].wait()
         client.close()
