@@ -90,7 +90,7 @@ test: setup lint pytest $$(TEST_TARGETS) ## Everything CI runs: lint, Python tes
 	@echo "test: all green"
 
 .PHONY: pytest
-pytest: setup ## Python test suite (tests/)
+pytest: setup host-board ## Python test suite (tests/; the HIL tests drive the host board)
 	@$(BIN)/pytest -n 2 --timeout=600 $(PYTEST_ARGS) tests
 
 .PHONY: bench

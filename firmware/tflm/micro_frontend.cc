@@ -4,9 +4,17 @@
 
 namespace kws {
 
-bool MicroFrontend::Init(const FrontendParams& p, size_t frames) {
-  if (ready_) FrontendFreeStateContents(&state_);
+MicroFrontend::~MicroFrontend() { Release(); }
+
+void MicroFrontend::Release() {
+  if (populated_) FrontendFreeStateContents(&state_);  // free(NULL) for parts never made
+  state_ = FrontendState{};
+  populated_ = false;
   ready_ = false;
+}
+
+bool MicroFrontend::Init(const FrontendParams& p, size_t frames) {
+  Release();
   if (frames == 0 || p.num_channels <= 0 || p.sample_rate <= 0) return false;
   FrontendConfig config;
   FrontendFillConfigWithDefaults(&config);
@@ -27,7 +35,9 @@ bool MicroFrontend::Init(const FrontendParams& p, size_t frames) {
   config.log_scale.scale_shift = p.scale_shift;
   frames_ = frames;
   channels_ = static_cast<size_t>(p.num_channels);
+  populated_ = true;
   ready_ = FrontendPopulateState(&config, &state_, p.sample_rate) != 0;
+  if (!ready_) Release();
   return ready_;
 }
 

@@ -15,6 +15,10 @@ namespace kws {
 
 class MicroFrontend final : public FrontEnd {
  public:
+  MicroFrontend() = default;
+  MicroFrontend(const MicroFrontend&) = delete;
+  MicroFrontend& operator=(const MicroFrontend&) = delete;
+  ~MicroFrontend();
   // Allocates the front-end's tables (FrontendPopulateState uses malloc: setup only).
   // `frames` x params.num_channels is the feature window Compute fills.
   bool Init(const FrontendParams& params, size_t frames);
@@ -22,7 +26,9 @@ class MicroFrontend final : public FrontEnd {
   bool Compute(const int16_t* pcm, size_t samples, int8_t* out, size_t out_len) override;
 
  private:
+  void Release();
   FrontendState state_{};
+  bool populated_ = false;
   size_t frames_ = 0;
   size_t channels_ = 0;
   bool ready_ = false;
