@@ -190,8 +190,10 @@ def test_wrong_settings_schema_is_a_one_line_error(model, tmp_path):
     s = dict(model[2], schema=2)
     path = tmp_path / "model_settings.json"
     path.write_text(json.dumps(s))
+    model_file = model[0].parent / model[2]["model"]["file"]
+    cmd = ["--board", "esp32", "--settings", str(path), "--model", str(model_file)]
     p = subprocess.run(
-        [sys.executable, "-m", "hil.virtual", "--board", "esp32", "--settings", str(path)],
+        [sys.executable, "-m", "hil.virtual", *cmd],
         capture_output=True,
         text=True,
         timeout=60,
