@@ -249,10 +249,32 @@ def training_curves() -> dict[str, tuple[list[float], list[float]]]:
     return out
 
 
+def with_per_class(m: dict[str, Any], ref: str | None, metrics: Path) -> dict[str, Any]:
+    """evaluate's per-class figures live beside it in plots/per_class.json (a list)."""
+    if m.get("per_class"):
+        return m
+    path = metrics.parent / "plots" / "per_class.json"
+    try:
+        text = path.read_text() if ref is None else subprocess.run(
+            ["git", "show", f"{ref}:{path.as_posix()}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        rows = json.loads(text)
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return m
+    if isinstance(rows, list):
+        m = {
+            **m,
+            "per_class": {r["label"]: r for r in rows if isinstance(r, dict) and "label" in r},
+        }
+    return m
+
+
 def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
     ref = resolve_base(base)
     boards = yaml.safe_load(BOARDS_FILE.read_text())
-    old, new = json_at(ref, METRICS), json_at(None, metrics)
+    old = with_per_class(json_at(ref, METRICS), ref, METRICS)
+    new = with_per_class(json_at(None, metrics), None, metrics)
     if not new:
         raise ReportError(f"{metrics}: missing or not JSON (run the pipeline)")
     out.mkdir(parents=True, exist_ok=True)

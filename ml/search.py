@@ -46,10 +46,12 @@ RESULTS = "results.jsonl"
 RESTORE = (
     "params.yaml",
     "dvc.lock",
-    "metrics/data.json",
+    "reports/data.json",
+    "reports/reference.json",
+    "metrics/train.json",
     "metrics/evaluate.json",
     "metrics/plots/confusion.json",
-    "metrics/plots/confusion.png",
+    "metrics/plots/per_class.json",
 )
 TARGET_STAGE = "evaluate"
 
@@ -193,7 +195,7 @@ def run_candidate(root: Path, c: Candidate, stage: str) -> dict[str, Any]:
         return rec
     metrics = root / "metrics/evaluate.json"
     rec["metrics"] = read_json_object(metrics, "evaluate metrics", SearchError)
-    train = root / "build/dvclive/train/metrics.json"
+    train = root / "metrics/train.json"
     rec["train"] = json.loads(train.read_text()) if train.is_file() else {}
     return rec
 

@@ -73,12 +73,20 @@ def test_int8_model_takes_the_int8_features_unchanged(tiny_run, tmp_path):
     interp = tf.lite.Interpreter(model_content=tflite)
     interp.allocate_tensors()
     i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    agree = 0
+    # Where the float model is decided (top-1 ahead of top-2 by 0.05, ~13 int8 output steps of
+    # 1/256), quantization must not change its answer; a 2-epoch model is near chance on
+    # most examples, where argmax flips on ties are not a quantization fault.
+    decided = agree = 0
     for xx, r in zip(x, ref, strict=True):
+        top2 = np.sort(r)[-2:]
+        if top2[1] - top2[0] < 0.05:
+            continue
+        decided += 1
         interp.set_tensor(i, xx[None])
         interp.invoke()
         agree += int(interp.get_tensor(o)[0].argmax() == r.argmax())
-    assert agree >= 0.8 * len(x)
+    assert decided >= 5, decided
+    assert agree >= 0.9 * decided, (agree, decided)
 
 
 def test_tiny_conv_converts_to_supported_ops(tiny_run, tmp_path):
