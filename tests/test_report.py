@@ -33,8 +33,13 @@ def report(repo: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
 def repo(tmp_path: Path, tiny_pipeline: Path) -> Path:
     """A repository whose last commit changes train.epochs and brings the tiny metrics."""
     r = tmp_path / "repo"
-    (r / "metrics").mkdir(parents=True)
-    for name in ("params.yaml", "dvc.yaml", "metrics/evaluate.json"):
+    (r / "metrics/plots").mkdir(parents=True)
+    for name in (
+        "params.yaml",
+        "dvc.yaml",
+        "metrics/evaluate.json",
+        "metrics/plots/per_class.json",
+    ):
         shutil.copyfile(REPO / name, r / name)
     git(r, "init", "-q", "-b", "main")
     git(r, "config", "user.email", "t@example.com")
@@ -48,6 +53,8 @@ def repo(tmp_path: Path, tiny_pipeline: Path) -> Path:
     metrics = json.loads((tiny_pipeline / "metrics/evaluate.json").read_text())
     metrics["nano33ble"]["ram_bytes"] = 10**7  # one row over its budget
     (r / "metrics/evaluate.json").write_text(json.dumps(metrics))
+    per_class = tiny_pipeline / "metrics/plots/per_class.json"  # per-class figures: a plot
+    shutil.copyfile(per_class, r / "metrics/plots/per_class.json")
     git(r, "commit", "-qam", "more epochs")
     return r
 
