@@ -25,8 +25,6 @@ def setup_logging() -> None:
     level = os.environ.get("KWS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(levelname).1s %(name)s: %(message)s")
     redact.install()  # no user:password@ of a URI in any log line
-    # TensorFlow's C++ chatter hides the lines people need.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:

@@ -461,32 +461,12 @@ def virtual_ports(stage: str, boards: list[str]) -> Iterator[None]:
 
 def start_boards(stage: str, stack: ExitStack) -> list[str]:
     """Power one virtual board per type for `stage` (slots under build/vboards/)."""
-    import subprocess as sp
-    import sys
+    from hil.virtual.slot import powered
 
     boards = board_names()
     for b in boards:
-        slot = VBOARDS / f"{stage}-{b}"
-        cmd = [sys.executable, "-m", "hil.virtual.slot", "serve", "--dir", str(slot), "--board", b]
-        if not (slot / "flash").is_dir():
-            cmd += ["--erased"]  # a new board: nothing flashed yet
-        proc = sp.Popen(cmd, stdout=sp.PIPE, start_new_session=True)
-        stack.callback(_stop, proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            raise ReleaseError(f"virtual {b} for {stage} ({slot}): did not power up")
+        stack.enter_context(powered(VBOARDS / f"{stage}-{b}", b))
     return boards
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

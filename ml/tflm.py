@@ -69,7 +69,6 @@ def verify_model(model_bytes: bytes, src: str = "model") -> None:
     digest = hashlib.sha256(model_bytes).hexdigest()
     if digest in _VERIFIED:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     bad = None
@@ -224,7 +223,6 @@ class TfliteRunner:
     """A TFLite interpreter kept open for many single-sample invocations."""
 
     def __init__(self, model_bytes: bytes, reference: bool = True) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
         self.io = _check_int8(model_bytes)

@@ -191,36 +191,19 @@ class Boards:
     """One powered virtual board per (role, board type); ports as the runners' variables."""
 
     def __init__(self, stack: ExitStack, roles: list[str]) -> None:
+        sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
+        from hil.virtual.slot import powered
+
         self.env: dict[str, str] = {}
         for role in roles:
             for board in BOARDS:
-                slot = STATE / "vboards" / f"{role}-{board}"
-                cmd = [sys.executable, "-m", "hil.virtual.slot", "serve", "--dir", str(slot),
-                       "--board", board]  # fmt: skip
-                if not (slot / "flash").is_dir():
-                    cmd.append("--erased")
-                proc = subprocess.Popen(
-                    cmd, cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True
+                port = stack.enter_context(
+                    powered(STATE / "vboards" / f"{role}-{board}", board, cwd=ROOT)
                 )
-                stack.callback(_stop, proc)
-                assert proc.stdout is not None
-                line = proc.stdout.readline().decode().strip()
-                if not line.startswith("PORT "):
-                    raise Failure(f"virtual {board} for {role} did not power up")
                 var = f"HIL_PORT_{board.upper()}" if role == "hil" else (
                     f"HIL_PORT_{role.upper()}_{board.upper()}"
                 )  # fmt: skip
-                self.env[var] = line.split(" ", 1)[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+                self.env[var] = port
 
 
 def board_id(role: str, board: str) -> dict[str, str]:

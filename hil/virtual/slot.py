@@ -26,10 +26,15 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hil import proc as bounded
 from hil.boards import board_facts
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic
@@ -222,34 +227,38 @@ def serve(
         write_json_atomic(slot / SLOT_FILE, state)
 
 
+@contextmanager
+def powered(slot: Path, board: str, cwd: Path | None = None) -> Iterator[str]:
+    """Power the slot's board (`serve`) for the block; yields its port path. On leaving, the
+    supervisor and its board are stopped as one process group."""
+    cmd = [sys.executable, "-m", "hil.virtual.slot", "serve", "--dir", str(slot), "--board", board]
+    if not (slot / FLASH_DIR).is_dir():
+        cmd.append("--erased")  # a new board: nothing flashed yet
+    proc = bounded.start(cmd, cwd=cwd, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()  # EOF if serve fails: no hang
+        if not line.startswith("PORT "):
+            raise SlotError(f"virtual {board} ({slot}): did not power up")
+        yield line.split(" ", 1)[1]
+    finally:
+        bounded.kill_group(proc)
+
+
 def identify(slot: Path) -> str:
     """The `m-id` fields of the slot's board; a board that is off is powered for the query."""
-    import subprocess
-    import sys
+    from contextlib import nullcontext
 
     from hil.client import Client
 
     state = read_state(slot)
-    proc = None
-    if not _alive(state.get("pid")):
-        cmd = [sys.executable, "-m", "hil.virtual.slot", "serve", "--dir", str(slot)]
-        proc = subprocess.Popen(
-            [*cmd, "--board", state["board"]], stdout=subprocess.PIPE, start_new_session=True
-        )
-        assert proc.stdout is not None
-        if not proc.stdout.readline().startswith(b"PORT "):
-            proc.kill()
-            raise SlotError(f"virtual {state['board']} ({slot}): did not power up")
-    try:
+    off = not _alive(state.get("pid"))
+    with powered(slot, state["board"]) if off else nullcontext(str(slot / PORT_LINK)):
         c = Client(str(slot / PORT_LINK), timeout_s=10.0, name=state["board"])
         try:
             ident = c.sync()
         finally:
             c.close()
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=20)
     return " ".join(f"{k}={v}" for k, v in ident.items())
 
 
