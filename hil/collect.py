@@ -23,14 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hil.boards import board_facts
 from hil.client import BoardError, Client
-from hil.lock import PortLock
-from hil.telemetry import NAME_RE
+from hil.session import add_board_args, board_name, open_board
 from ml.audio import write_wav
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic
-from ml.params import DEFAULT_PARAMS, LABEL_RE, load_params
+from ml.params import LABEL_RE, load_params
 
 log = logging.getLogger(__name__)
 BAND_RE = re.compile(r"(-?\d{1,3}),(-?\d{1,3})")
@@ -127,42 +125,24 @@ def _band_text(state: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hil.collect", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", required=True, help="board type (hil/boards.yaml)")
-    ap.add_argument("--port", required=True, help="serial port of the board")
-    ap.add_argument("--name", help="this board's name (default: --board)")
+    add_board_args(ap, interval_s=10.0)
     ap.add_argument("--band", help="LO,HI (int8 top scores) or off; default: keep the board's")
     ap.add_argument("--out", type=Path, default=Path("field"), help="field clips folder")
-    ap.add_argument("--polls", type=int, default=1)
-    ap.add_argument("--interval-s", type=float, default=10.0)
-    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
-    name = args.name or args.board
-    if not NAME_RE.fullmatch(name):
-        raise CollectError(f"--name {name!r}: use letters, digits, '_', '.', '-' (<= 64)")
-    if args.polls < 1 or args.interval_s < 0:
-        raise CollectError("--polls must be >= 1 and --interval-s >= 0")
+    name = board_name(args, CollectError)
     band = parse_band(args.band) if args.band is not None else "keep"
-    facts = board_facts(args.board)
-    params = load_params(args.params)
-    hil = params["hil"]
+    sample_rate = load_params(args.params)["dataset"]["sample_rate"]
     try:
-        with PortLock(args.port, "collect", hil["lock_timeout_s"]):
-            client = Client(
-                args.port, hil["command_timeout_s"], int(facts.get("baud", 115200)), name=name
+        with open_board(args, name, "collect") as client:
+            saved = collect(
+                client,
+                args.out,
+                name,
+                band=band,
+                sample_rate=sample_rate,
+                polls=args.polls,
+                interval_s=args.interval_s,
             )
-            try:
-                client.sync()
-                saved = collect(
-                    client,
-                    args.out,
-                    name,
-                    band=band,
-                    sample_rate=params["dataset"]["sample_rate"],
-                    polls=args.polls,
-                    interval_s=args.interval_s,
-                )
-            finally:
-                client.close()
     except BoardError as exc:
         raise CollectError(f"collect: {name} ({args.board}) on {args.port}: {exc}") from None
     except OSError as exc:

@@ -18,21 +18,17 @@ import argparse
 import datetime as dt
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-from hil.boards import board_facts
 from hil.client import BoardError, Client
-from hil.lock import PortLock
+from hil.session import add_board_args, board_name, open_board
 from ml.errors import KwsError, run_main
-from ml.params import DEFAULT_PARAMS, load_params
 
 log = logging.getLogger(__name__)
 
 COUNTERS = ("inferences", "errors", "crc_errors", "timeouts")
-NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class TelemetryError(KwsError):
@@ -155,35 +151,17 @@ def poll(client: Client, store: Path, name: str, port: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hil.telemetry", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", required=True, help="board type (hil/boards.yaml)")
-    ap.add_argument("--port", required=True, help="serial port of the board")
-    ap.add_argument("--name", help="this board's name in the store (default: --board)")
+    add_board_args(ap, interval_s=60.0)
     ap.add_argument("--store", type=Path, default=Path("telemetry"), help="telemetry folder")
-    ap.add_argument("--polls", type=int, default=1, help="polls to make (default: 1)")
-    ap.add_argument("--interval-s", type=float, default=60.0, help="seconds between polls")
-    ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
-    name = args.name or args.board
-    if not NAME_RE.fullmatch(name):
-        raise TelemetryError(f"--name {name!r}: use letters, digits, '_', '.', '-' (<= 64)")
-    if args.polls < 1 or args.interval_s < 0:
-        raise TelemetryError("--polls must be >= 1 and --interval-s >= 0")
-    facts = board_facts(args.board)
-    hil = load_params(args.params)["hil"]
+    name = board_name(args, TelemetryError)
     where = f"telemetry: {name} ({args.board}) on {args.port}"
     try:
-        with PortLock(args.port, "telemetry", hil["lock_timeout_s"]):
-            client = Client(
-                args.port, hil["command_timeout_s"], int(facts.get("baud", 115200)), name=name
-            )
-            try:
-                client.sync()
-                for i in range(args.polls):
-                    if i:
-                        time.sleep(args.interval_s)
-                    poll(client, args.store, name, args.port)
-            finally:
-                client.close()
+        with open_board(args, name, "telemetry") as client:
+            for i in range(args.polls):
+                if i:
+                    time.sleep(args.interval_s)
+                poll(client, args.store, name, args.port)
     except BoardError as exc:
         raise TelemetryError(f"{where}: {exc}") from None
     return 0
