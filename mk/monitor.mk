@@ -19,11 +19,37 @@ define need_board_port
 endef
 
 .PHONY: telemetry
-telemetry: setup ## Poll a board's id + stats into telemetry/ (DVC-tracked): make telemetry BOARD= PORT= [NAME= POLLS= INTERVAL=]
+telemetry: setup telemetry-store ## Poll a board's id + stats into telemetry/ (DVC-tracked): make telemetry BOARD= PORT= [NAME= POLLS= INTERVAL=]
 	$(call need_board_port,telemetry)
 	@$(PY) -m hil.telemetry --board $(BOARD) --port $(PORT) --store $(TELEMETRY_DIR) \
 	  --polls $(POLLS) --interval-s $(INTERVAL) $(if $(NAME),--name $(NAME))
 	@$(DVC) add -q $(TELEMETRY_DIR) && echo "telemetry: recorded in telemetry.dvc (commit it; dvc push)"
+
+# A runner's boards: the deploy's port variables HIL_PORT_<STAGE>_<BOARD> (docs/runners.md); a board type with
+# no port on this runner is named and skipped. The store is appended to what the remote holds
+# (telemetry-store pulls it first), recorded in telemetry.dvc and pushed.
+STAGE ?= production
+STAGE_UC = $(shell echo '$(STAGE)' | tr '[:lower:]' '[:upper:]')
+.PHONY: telemetry-fleet
+telemetry-fleet: setup telemetry-store ## Poll every board of STAGE (ports HIL_PORT_<STAGE>_<BOARD>) into telemetry/, dvc add + push
+	@polled=0; for b in $$($(PY) -c 'from hil.boards import board_names; print(*board_names())'); do \
+	  var=HIL_PORT_$(STAGE_UC)_$$(echo "$$b" | tr '[:lower:]' '[:upper:]'); port=$${!var:-}; \
+	  if [ -z "$$port" ]; then echo "telemetry-fleet: $$b: no $$var on this runner: not polled"; continue; fi; \
+	  $(PY) -m hil.telemetry --board "$$b" --port "$$port" --name '$(STAGE)'-"$$b" \
+	    --store $(TELEMETRY_DIR) --polls $(POLLS) --interval-s $(INTERVAL); \
+	  polled=$$((polled + 1)); \
+	done; \
+	if [ "$$polled" = 0 ]; then echo "error: telemetry-fleet: no HIL_PORT_$(STAGE_UC)_<BOARD> set: no board polled" >&2; exit 1; fi
+	@$(DVC) add -q $(TELEMETRY_DIR)
+	@if [ -n "$$($(DVC) remote list)" ]; then $(DVC) push -q telemetry.dvc && echo "telemetry-fleet: store pushed (telemetry.dvc)"; \
+	  else echo "telemetry-fleet: no DVC remote configured: store kept in this workspace only"; fi
+
+.PHONY: drift-alarm
+drift-alarm: ## Send repository_dispatch `drift-alarm` (starts retrain.yml); needs gh and GH_TOKEN
+	@if [ -n "$${ACT:-}" ] || [ -z "$${GITHUB_REPOSITORY:-}" ]; then \
+	  echo "drift-alarm: not on GitHub (act or local): no repository_dispatch sent"; \
+	else gh api "repos/$${GITHUB_REPOSITORY}/dispatches" -f event_type=drift-alarm \
+	  && echo "drift-alarm: repository_dispatch sent to $${GITHUB_REPOSITORY}"; fi
 
 .PHONY: collect
 collect: setup ## Save a board's field clip (top score in the band) under field/<label>/: make collect BOARD= PORT= [BAND=lo,hi|off NAME=]
