@@ -143,7 +143,18 @@ class Espeak(Engine):
 # ---- flite -------------------------------------------------------------------------------
 
 
-class Flite(Engine):
+class VoiceStretchEngine(Engine):
+    """An engine whose speaker is one of its voices and a duration stretch (flite, Festival)."""
+
+    def draw(self, rng: np.random.Generator, cfg: dict[str, Any]) -> dict[str, Any]:
+        lo, hi = cfg["duration_stretch"]
+        return {
+            "voice": cfg["voices"][rng.integers(len(cfg["voices"]))],
+            "stretch": round(float(rng.uniform(lo, hi)), 3),
+        }
+
+
+class Flite(VoiceStretchEngine):
     name, package = "flite", "flite"
 
     def check(self, cfg: dict[str, Any]) -> None:
@@ -152,13 +163,6 @@ class Flite(Engine):
         missing = [v for v in cfg["voices"] if v not in have]
         if missing:
             raise SynthError(f"flite: voice(s) not found: {', '.join(missing)} (flite -lv)")
-
-    def draw(self, rng: np.random.Generator, cfg: dict[str, Any]) -> dict[str, Any]:
-        lo, hi = cfg["duration_stretch"]
-        return {
-            "voice": cfg["voices"][rng.integers(len(cfg["voices"]))],
-            "stretch": round(float(rng.uniform(lo, hi)), 3),
-        }
 
     def speak(self, voice: dict[str, Any], items: list[tuple[str, Prosody]]) -> list[Audio]:
         out = []
@@ -182,7 +186,7 @@ class Flite(Engine):
 # ---- Festival ----------------------------------------------------------------------------
 
 
-class Festival(Engine):
+class Festival(VoiceStretchEngine):
     name, package = "festival", "festival"
     # Debian package of each voice, for the error line.
     VOICE_PACKAGES: ClassVar[dict[str, str]] = {
@@ -201,13 +205,6 @@ class Festival(Engine):
             if v not in have:
                 pkg = self.VOICE_PACKAGES.get(v, "a festvox-* package")
                 raise SynthError(f"festival: voice {v} not installed: install {pkg}")
-
-    def draw(self, rng: np.random.Generator, cfg: dict[str, Any]) -> dict[str, Any]:
-        lo, hi = cfg["duration_stretch"]
-        return {
-            "voice": cfg["voices"][rng.integers(len(cfg["voices"]))],
-            "stretch": round(float(rng.uniform(lo, hi)), 3),
-        }
 
     def speak(self, voice: dict[str, Any], items: list[tuple[str, Prosody]]) -> list[Audio]:
         """One festival process per speaker (loading a voice takes most of a second)."""
