@@ -38,8 +38,11 @@ def dvc_bin() -> str:
     return str(local) if local.exists() else "dvc"
 
 
-def collect(revs: list[str]) -> dict[str, Any]:
-    """`dvc plots show|diff --json`: {plot id: [rendered items]}; errors are one line."""
+def collect(revs: list[str], problems: list[str] | None = None) -> dict[str, Any]:
+    """`dvc plots show|diff --json`: {plot id: [rendered items]}; errors are one line.
+
+    With `problems`, a plot that a revision lacks is noted there instead of raised (a report
+    shows the plots that exist); DVC itself failing still raises."""
     cmd = (
         [dvc_bin(), "plots", "diff", *revs, "--json"]
         if revs
@@ -54,8 +57,12 @@ def collect(revs: list[str]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise PlotsError(f"{' '.join(cmd[1:])}: unreadable JSON ({exc})") from None
     for err in shown.get("errors") or []:
-        rev = err.get("rev", "workspace")
-        raise PlotsError(f"plots of revision {rev}: {err.get('msg') or err.get('type')}")
+        msg = (
+            f"plots of revision {err.get('rev', 'workspace')}: {err.get('msg') or err.get('type')}"
+        )
+        if problems is None:
+            raise PlotsError(msg)
+        problems.append(msg)
     return shown.get("data", shown)
 
 

@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,91 +161,50 @@ def hil_section(results: Path, boards: list[str]) -> str:
 
 
 def plots(
-    out: Path, boards: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
-) -> list[Path]:
-    import matplotlib
+    out: Path, ref: str, boards: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+) -> tuple[list[Path], list[str]]:
+    """The pipeline's DVC plots, base vs this change (ml.plots: training curves, per-class
+    recall, confusion), and the per-board budget chart. Returns the images and the plots
+    that could not be drawn (e.g. an image the base's DVC cache does not hold)."""
+    from ml.plots import collect, render_all, render_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    made: list[Path] = []
-    labels = list((new.get("per_class") or {}).keys())
-    if labels:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
-        xs = range(len(labels))
-        for shift, (name, m) in zip((-0.2, 0.2), (("base", old), ("this PR", new)), strict=True):
-            pc = m.get("per_class") or {}
-            recall = [float(pc.get(k, {}).get("recall") or 0) for k in labels]
-            ax.bar([x + shift for x in xs], recall, width=0.4, label=name)
-        ax.set_xticks(list(xs), labels, rotation=45, ha="right")
-        ax.set_ylabel("recall (test split)")
-        ax.set_ylim(0, 1)
-        ax.legend()
-        fig.tight_layout()
-        made.append(_save(fig, out / "per_class_recall.png"))
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    names, base_pct, new_pct = [], [], []
+    problems: list[str] = []
+    written, _ = render_all(collect([ref], problems), out)
+    rows = []
     for board, facts in boards.items():
         for name, o, n, budget in board_rows(board, facts, old, new):
             if budget and isinstance(n, (int, float)):
-                names.append(f"{board}\n{name.split(' (')[0]}")
-                base_pct.append(100.0 * o / budget if isinstance(o, (int, float)) else 0.0)
-                new_pct.append(100.0 * n / budget)
-    xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], base_pct, width=0.4, label="base")
-    ax.bar([x + 0.2 for x in xs], new_pct, width=0.4, label="this PR")
-    ax.axhline(100, color="red", linewidth=1)
-    ax.set_xticks(list(xs), names, fontsize=7)
-    ax.set_ylabel("% of board budget")
-    ax.legend()
-    fig.tight_layout()
-    made.append(_save(fig, out / "budgets.png"))
-    confusion = new.get("confusion")
-    conf_png = Path("metrics/plots/confusion.png")
-    if conf_png.is_file():
-        shutil.copyfile(conf_png, out / "confusion.png")
-        made.append(out / "confusion.png")
-    elif isinstance(confusion, list) and confusion:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.imshow(confusion, cmap="Blues")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("actual")
-        made.append(_save(fig, out / "confusion.png"))
-    curves = training_curves()
-    if curves:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
-        for name, (steps, values) in curves.items():
-            ax.plot(steps, values, label=name)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        made.append(_save(fig, out / "training_curves.png"))
-    return made
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def training_curves() -> dict[str, tuple[list[float], list[float]]]:
-    """dvclive's per-epoch TSVs of the train stage, when the pipeline ran in this work tree."""
-    root = Path("build/dvclive/train/plots/metrics")
-    out: dict[str, tuple[list[float], list[float]]] = {}
-    for tsv in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
-        rows = [ln.split("\t") for ln in tsv.read_text().splitlines()[1:] if ln.strip()]
-        try:
-            out[str(tsv.relative_to(root).with_suffix(""))] = (
-                [float(r[0]) for r in rows],
-                [float(r[-1]) for r in rows],
-            )
-        except (ValueError, IndexError):
-            continue
-    return out
+                figure = f"{board} {name.split(' (')[0]}"
+                if isinstance(o, (int, float)):
+                    rows.append({"figure": figure, "rev": "base", "pct": 100.0 * o / budget})
+                rows.append({"figure": figure, "rev": "this change", "pct": 100.0 * n / budget})
+    budgets = out / "budgets.png"
+    render_png(
+        {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "title": "% of each board's budget (red: the budget)",
+            "width": 520,
+            "layer": [
+                {
+                    "data": {"values": rows},
+                    "mark": "bar",
+                    "encoding": {
+                        "y": {"field": "figure", "type": "nominal", "title": None},
+                        "yOffset": {"field": "rev"},
+                        "x": {"field": "pct", "type": "quantitative", "title": "% of budget"},
+                        "color": {"field": "rev", "type": "nominal", "title": None},
+                    },
+                },
+                {
+                    "data": {"values": [{"pct": 100}]},
+                    "mark": {"type": "rule", "color": "red"},
+                    "encoding": {"x": {"field": "pct", "type": "quantitative"}},
+                },
+            ],
+        },
+        budgets,
+    )
+    return [*written.values(), budgets], problems
 
 
 def with_per_class(m: dict[str, Any], ref: str | None, metrics: Path) -> dict[str, Any]:
@@ -281,12 +239,12 @@ def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
     params_md = table_or(dvc("params", "diff", ref, "--md"), "no parameter changes")
     metrics_md = table_or(dvc("metrics", "diff", ref, "--md"), "no metric changes")
     gates, gates_ok = gates_section(new)
-    images = plots(out, boards, old, new)
+    images, missing = plots(out, ref, boards, old, new)
     reg = json_at(None, REGISTRY)
     link = os.environ.get("REPORT_ARTIFACT_URL")
     img_md = "\n".join(
         f"- [{p.name}]({link})" if link else f"![{p.stem}]({p.as_posix()})" for p in images
-    )
+    ) + "".join(f"\n- not drawn: {m}" for m in missing)
     mlflow = (
         f"run `{reg.get('run_id')}`, `{reg.get('model_name')}` version {reg.get('version')} "
         f"({reg.get('alias')}), model sha256 `{reg.get('model_sha256', '')[:16]}`"

@@ -74,7 +74,8 @@ def test_report_against_head_1(repo: Path, tmp_path: Path):
     assert over and all("nano33ble" in ln and "RAM" in ln for ln in over)
     assert "`budget.nano33ble`" in md
     images = sorted(out.glob("*.png"))
-    assert {"per_class_recall.png", "budgets.png"} <= {p.name for p in images}
+    # DVC's per-class plot (base and this change in one chart, ml.plots) and the budget chart
+    assert {"metrics_plots_per_class.json.png", "budgets.png"} <= {p.name for p in images}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in images)
     assert (out / "summary.md").read_text().strip() == md.strip()
 
