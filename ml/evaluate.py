@@ -102,8 +102,8 @@ def classification(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[s
 
 
 def float_predictions(float_path: Path, x: np.ndarray) -> np.ndarray:
+    from ml.fit import load_float_model
     from ml.frontend import dequantize_features
-    from ml.quantize import load_float_model
 
     model = load_float_model(Path(float_path))
     probs = model.predict(dequantize_features(x), batch_size=256, verbose=0)
@@ -307,7 +307,7 @@ def evaluate(
     stream: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, str]], np.ndarray]:
     """All figures; raises EvaluateError/BudgetError when a gate fails."""
-    from ml.features import load_split
+    from ml.splits import load_split
 
     labels = list(params["dataset"]["labels"])
     data_root = check_root(Path(data_root))

@@ -315,7 +315,7 @@ def export(
     vectors_dir: Path,
 ) -> dict[str, Any]:
     """Write both directories; return the settings dict."""
-    from ml.features import load_split
+    from ml.splits import load_split
 
     firmware_dir, vectors_dir = Path(firmware_dir), Path(vectors_dir)
     journal = swap_journal(firmware_dir)

@@ -29,11 +29,12 @@ import numpy as np
 
 from ml.audio import read_wav
 from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
-from ml.errors import KwsError, run_main
+from ml.errors import run_main
 from ml.frontend import compute_features_batch
 from ml.fsutil import atomic_open, write_bytes_atomic
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.progress import progress
+from ml.splits import FeaturesError
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 SPLIT_FILES = {"training": "train", "validation": "validation", "testing": "test"}
 CHUNK = 512  # examples rendered and featurized at a time (bounds memory)
 FORMAT_VERSION = 1  # bump when the npz layout or the example recipe changes
-
-
-class FeaturesError(KwsError):
-    """The dataset cannot be featurized (missing background noise, wrong sample rate...)."""
 
 
 @dataclass(frozen=True)
@@ -286,21 +283,6 @@ def build_split(
     counts = np.bincount(y, minlength=len(params["dataset"]["labels"])).tolist()
     log.info("%s: %d examples %s -> %s (per label %s)", split, len(y), x.shape, path, counts)
     return path, True
-
-
-def load_split(features_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x int8, y int64, names) of one split file; `split` is train, validation or test."""
-    path = Path(features_dir) / f"{split}.npz"
-    if not path.is_file():
-        raise FeaturesError(f"{path}: features missing (run the features stage)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            x, y, names = z["x"], z["y"], z["names"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise FeaturesError(f"{path}: unreadable features file ({exc})") from None
-    if x.dtype != np.int8 or x.ndim != 3 or len(x) != len(y):
-        raise FeaturesError(f"{path}: expected x int8 (N, frames, channels) and y of length N")
-    return x, y, names
 
 
 def main(argv: list[str] | None = None) -> int:

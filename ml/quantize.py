@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from ml.errors import KwsError, run_main
-from ml.features import load_split
+from ml.fit import compile_and_fit, load_float_model, seed_everything
 from ml.frontend import INPUT_SCALE, INPUT_ZERO_POINT, dequantize_features
 from ml.fsutil import write_bytes_atomic as write_bytes
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.splits import load_split, load_xy
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +57,9 @@ def representative_inputs(x_train: np.ndarray, count: int, seed: int) -> np.ndar
     return dequantize_features(chosen)
 
 
-def load_float_model(path: Path) -> Any:
-    from ml.models import keras
-
-    if not path.is_file():
-        raise QuantizeError(f"{path}: float model missing (run the train stage)")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise QuantizeError(f"{path}: cannot load the Keras model ({msg})") from None
-
-
 def qat_finetune(model: Any, params: dict[str, Any], features: Path) -> Any:
     """Quantization-aware fine-tuning with tfmot; returns the quantize-wrapped model."""
     import tensorflow_model_optimization as tfmot
-
-    from ml.train import compile_and_fit, load_xy, seed_everything
 
     qp, tp = params["quantize"], params["train"]
     seed_everything(qp["seed"])

@@ -13,57 +13,24 @@ the same inputs give the same model. --metrics gets the training summary (the fi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ml import specaugment
 from ml.errors import KwsError, run_main
-from ml.features import load_split
-from ml.frontend import dequantize_features
+from ml.fit import BestWeights, compile_and_fit, lr_schedule, save_model, seed_everything
 from ml.fsutil import write_json_atomic
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.splits import load_xy
 
 log = logging.getLogger(__name__)
 
 
 class TrainError(KwsError):
     """Training inputs are inconsistent (labels, shapes) or the model cannot be saved."""
-
-
-def seed_everything(seed: int) -> None:
-    """Python, numpy and TensorFlow seeds, and deterministic TensorFlow kernels."""
-    import tensorflow as tf
-
-    from ml.models import keras
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def load_xy(features: Path, split: str, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Float model inputs and labels of one split, with the labels checked."""
-    x, y, _ = load_split(features, split)
-    if len(y) == 0:
-        raise TrainError(f"{features / (split + '.npz')}: no examples")
-    if y.min() < 0 or y.max() >= num_labels:
-        raise TrainError(
-            f"{features / (split + '.npz')}: label index {int(y.max())} outside "
-            f"dataset.labels ({num_labels} labels)"
-        )
-    return dequantize_features(x), y.astype(np.int64)
-
-
-def lr_schedule(base: float, decay_epochs: int) -> Any:
-    """Halve the learning rate every `decay_epochs` epochs."""
-    return lambda epoch, _lr=None: float(base * 0.5 ** (epoch // decay_epochs))
 
 
 def in_dvc_repo(path: Path) -> bool:
@@ -115,97 +82,6 @@ def make_live_callback(live: Any) -> Any:
             live.next_step()
 
     return LiveLogger()
-
-
-class BestWeights:
-    """Keeps the weights of the epoch with the best validation accuracy (in memory)."""
-
-    def __init__(self) -> None:
-        self.best: float = -1.0
-        self.epoch: int = -1
-        self.weights: list[np.ndarray] | None = None
-
-    def callback(self) -> Any:
-        from ml.models import keras
-
-        outer = self
-
-        class Keep(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                acc = float((logs or {}).get("val_accuracy", -1.0))
-                if acc >= outer.best:
-                    outer.best, outer.epoch = acc, epoch
-                    outer.weights = self.model.get_weights()
-
-        return Keep()
-
-
-def _normalize_keras_zip(path: Path) -> None:
-    """Drop the save date from a .keras zip so equal weights give equal bytes (and DVC hashes)."""
-    with zipfile.ZipFile(path) as src:
-        entries = [(info.filename, src.read(info)) for info in src.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name, data in sorted(entries):
-            blob = data
-            if name == "metadata.json":
-                meta = json.loads(data)
-                meta.pop("date_saved", None)
-                blob = json.dumps(meta, sort_keys=True).encode()
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(info, blob)
-
-
-def save_model(model: Any, out: Path) -> None:
-    """Save a .keras file atomically (temp file in the same directory + rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=".train.", dir=out.parent))
-    try:
-        tmp = tmpdir / out.name
-        model.save(tmp)
-        _normalize_keras_zip(tmp)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def compile_and_fit(
-    model: Any,
-    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    num_labels: int,
-    tp: dict[str, Any],
-    *,
-    learning_rate: float,
-    epochs: int,
-    callbacks: list[Any] | None = None,
-) -> None:
-    """Adam + (label-smoothed) cross-entropy on one-hot labels: training and QAT alike."""
-    from ml.models import keras
-
-    x_train, y_train, x_val, y_val = data
-    onehot = keras.utils.to_categorical
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
-        metrics=["accuracy"],
-    )
-    sa = tp["specaugment"]
-    if specaugment.enabled(sa):  # masked, shuffled batches from a seeded Sequence
-        train_data: dict[str, Any] = {
-            "x": specaugment.make_sequence(
-                x_train, onehot(y_train, num_labels), tp["batch_size"], sa, tp["seed"]
-            )
-        }
-    else:
-        train_data = {"x": x_train, "y": onehot(y_train, num_labels), "shuffle": True}
-        train_data["batch_size"] = tp["batch_size"]
-    model.fit(
-        **train_data,
-        validation_data=(x_val, onehot(y_val, num_labels)),
-        epochs=epochs,
-        callbacks=callbacks or [],
-        verbose=2,
-    )
 
 
 def train(

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from ml.errors import KwsError, run_main
-from ml.features import load_split
 from ml.frontend import dequantize_features
 from ml.fsutil import write_bytes_atomic
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.splits import load_split
 
 log = logging.getLogger(__name__)
 _ENGINE = re.compile(r"^[^/]+/([a-z0-9]+)-[0-9a-f]+_nohash_")
@@ -62,8 +62,8 @@ def features_digest(features: Path) -> str:
 
 def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any]:
     """Train without `held`, return its accuracy and per-label recall on `held`."""
+    from ml.fit import BestWeights, compile_and_fit, lr_schedule, seed_everything
     from ml.models import build_model, keras
-    from ml.train import BestWeights, compile_and_fit, lr_schedule, seed_everything
 
     labels = params["dataset"]["labels"]
     tp = dict(params["train"])

@@ -130,8 +130,8 @@ def test_headers_compile_and_agree(out: dict, tmp_path: Path) -> None:
 
 
 def test_golden_vectors(out: dict) -> None:
-    from ml.features import load_split
     from ml.frontend import compute_features
+    from ml.splits import load_split
 
     p = out["params"]
     with np.load(out["vec"] / "features.npz") as z:

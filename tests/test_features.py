@@ -12,8 +12,9 @@ import yaml
 
 from ml.dataset import list_clips
 from ml.errors import KwsError
-from ml.features import FeaturesError, build_split, load_split, main
+from ml.features import FeaturesError, build_split, main
 from ml.params import ParamsError
+from ml.splits import load_split
 
 
 def write_params(tmp_path: Path, params: dict) -> Path:

@@ -14,16 +14,17 @@ import pytest
 import yaml
 
 from ml.dataset import list_clips
-from ml.features import SPLIT_FILES, FeaturesError, build_split, load_split
+from ml.features import SPLIT_FILES, FeaturesError, build_split
+from ml.fit import ModelFileError
 from ml.frontend import INPUT_SCALE, INPUT_ZERO_POINT
 from ml.quantize import (
-    QuantizeError,
     io_details,
     main,
     quantize,
     representative_indices,
     representative_inputs,
 )
+from ml.splits import load_split
 from ml.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,12 +154,12 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path):
     pfile.write_text(yaml.safe_dump(params))
     out = tmp_path / "m.tflite"
     args = ["--features", str(features), "--out", str(out), "--params", str(pfile)]
-    with pytest.raises(QuantizeError) as e:
+    with pytest.raises(ModelFileError) as e:
         main(["--model", str(tmp_path / "none.keras"), *args])
     assert str(e.value) == f"{tmp_path / 'none.keras'}: float model missing (run the train stage)"
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(QuantizeError) as e:
+    with pytest.raises(ModelFileError) as e:
         main(["--model", str(junk), *args])
     assert str(e.value).startswith(f"{junk}: cannot load the Keras model (")
     assert "\n" not in str(e.value)

@@ -122,7 +122,7 @@ def test_main_errors(tiny_features, tmp_path):
     wrong["dataset"]["labels"] = wrong["dataset"]["labels"][:5]
     wrong["dataset"]["keywords"] = wrong["dataset"]["labels"][2:]
     pfile.write_text(yaml.safe_dump(wrong))
-    with pytest.raises(TrainError) as e:
+    with pytest.raises(FeaturesError) as e:  # the split file does not fit the params
         main(
             [
                 "--features",
@@ -146,7 +146,7 @@ def test_saved_model_bytes_do_not_depend_on_the_save_time(tmp_path, monkeypatch)
 
     from tf_keras.src.saving import saving_lib
 
-    from ml.train import save_model
+    from ml.fit import save_model
 
     model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2)])
     save_model(model, tmp_path / "a.keras")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ml.features import load_split
+from ml.splits import load_split
 from ml.transfer import engine_of, run, table
 
 REPO = Path(__file__).resolve().parents[1]
