@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", type=Path, help="directory of the split npz")
     ap.add_argument("--data", type=Path, help="dataset root (stream test)")
     ap.add_argument("--boards", type=Path, help="hil/boards.yaml")
-    ap.add_argument("--ops", type=Path, default=budget.DEFAULT_OPS, help="supported_ops.def")
+    ap.add_argument("--ops", type=Path, help="firmware/core/supported_ops.def")
     ap.add_argument("--metrics", type=Path, help="evaluate.json to write")
     ap.add_argument("--plots", type=Path, help="directory for the plots")
     ap.add_argument("--reference", type=Path, help="reference distributions JSON to write")
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show:
         print(metrics_table(args.show, args.plots / "per_class.json" if args.plots else None))
         return 0
-    needed = ("float_model", "int8", "features", "data", "boards", "metrics", "plots")
+    needed = ("float_model", "int8", "features", "data", "boards", "ops", "metrics", "plots")
     missing = [n for n in needed if getattr(args, n) is None]
     if missing:
         flags = ", ".join("--" + ("float" if n == "float_model" else n) for n in missing)

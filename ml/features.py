@@ -1,24 +1,22 @@
 """DVC stage `features`: dataset -> int8 front-end features per split.
 
-    python -m ml.features --data DIR --out build/features [--params params.yaml] [--force]
+    python -m ml.features --data DIR --out build/features [--params params.yaml]
 
 Writes `<out>/{train,validation,test}.npz` with `x` int8 (N, frames, channels), `y` int64
-(index in dataset.labels), `names` (relative wav path, `silence` or `<path>#aug<k>`) and
-`cache_key`. Example selection follows TensorFlow speech_commands' input_data: per split,
-`_silence_` examples (dataset.silence_percentage of the keyword examples) are cut from
-`_background_noise_` at a random volume, and `_unknown_` examples are a seeded sample capped
-at dataset.unknown_percentage of the keyword examples. The training split also gets
+(index in dataset.labels) and `names` (relative wav path, `silence` or `<path>#aug<k>`),
+nothing else (no cache key: DVC decides when the stage reruns). Example selection follows
+TensorFlow speech_commands' input_data: per split, `_silence_` examples
+(dataset.silence_percentage of the keyword examples) are cut from `_background_noise_` at a
+random volume, and `_unknown_` examples are a seeded sample capped at
+dataset.unknown_percentage of the keyword examples. The training split also gets
 `features.augment_copies` augmented copies of every example (random time shift, and with
 probability background_frequency background noise at a random SNR). Everything random comes
-from features.seed and the split, so a run is reproducible. A split whose inputs (file
-contents, params, this code) did not change is not recomputed.
+from features.seed and the split, so a run is reproducible.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from ml.audio import read_wav
 from ml.dataset import SILENCE, UNKNOWN, Clip, background_files, list_clips
 from ml.errors import run_main
 from ml.frontend import compute_features_batch
-from ml.fsutil import atomic_open, write_bytes_atomic
+from ml.fsutil import atomic_open
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.progress import progress
 from ml.splits import FeaturesError
@@ -184,48 +182,6 @@ def render(
     return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise FeaturesError(f"{path}: unreadable ({exc.strerror or exc})") from None
-
-
-def split_cache_key(
-    clips: list[Clip], backgrounds: list[Path], params: dict[str, Any], split: str
-) -> str:
-    """Hash of everything a split's features depend on: inputs, params and this code."""
-    h = hashlib.sha256()
-    blob = {
-        "split": split,
-        "format": FORMAT_VERSION,
-        "params": {k: params[k] for k in ("dataset", "frontend", "features")},
-        "code": [
-            hashlib.sha1(Path(__file__).with_name(m).read_bytes()).hexdigest()
-            for m in ("features.py", "frontend.py")
-        ],
-    }
-    h.update(json.dumps(blob, sort_keys=True, default=str).encode())
-    for c in clips:
-        h.update(f"{c.rel}:{c.label}:{file_digest(c.path)}\n".encode())
-    for b in backgrounds:
-        h.update(f"{b.name}:{file_digest(b)}\n".encode())
-    return h.hexdigest()
-
-
-def key_file(npz: Path) -> Path:
-    """Where a split's cache key lives: beside the output dir, not in it, so the features
-    (and their DVC hash) depend only on the data, never on the code that made them."""
-    return npz.parent.parent / f".{npz.parent.name}-keys" / f"{npz.stem}.key"
-
-
-def cached_key(path: Path) -> str | None:
-    try:
-        return key_file(path).read_text().strip() if path.is_file() else None
-    except OSError:
-        return None
-
-
 def featurize(
     examples: list[Example],
     params: dict[str, Any],
@@ -261,28 +217,19 @@ def build_split(
     params: dict[str, Any],
     root: Path,
     out: Path,
-    *,
-    force: bool = False,
-) -> tuple[Path, bool]:
-    """Featurize one split into `<out>/<file>.npz`; returns (path, recomputed)."""
+) -> Path:
+    """Featurize one split into `<out>/<file>.npz` (when to rerun is DVC's call)."""
     path = out / f"{SPLIT_FILES[split]}.npz"
-    bg_paths = background_files(root)
-    key = split_cache_key(clips, bg_paths, params, split)
-    if not force and path.is_file() and cached_key(path) == key:
-        log.info("%s: unchanged, keeping %s", split, path)
-        return path, False
     backgrounds = load_backgrounds(root, params["dataset"]["sample_rate"], clip_samples(params))
     examples = select_examples(clips, split, params, len(backgrounds))
     examples = augment(examples, params, split, len(backgrounds))
     x = featurize(examples, params, backgrounds, desc=f"features {split}")
     y = np.array([ex.label for ex in examples], dtype=np.int64)
     names = np.array([ex.name for ex in examples], dtype=np.str_)
-    key_file(path).unlink(missing_ok=True)
     save_npz(path, x=x, y=y, names=names)
-    write_bytes_atomic(key_file(path), key.encode())
     counts = np.bincount(y, minlength=len(params["dataset"]["labels"])).tolist()
     log.info("%s: %d examples %s -> %s (per label %s)", split, len(y), x.shape, path, counts)
-    return path, True
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,14 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="dataset root")
     ap.add_argument("--out", type=Path, required=True, help="output directory for the npz files")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    ap.add_argument("--force", action="store_true", help="recompute even unchanged splits")
     args = ap.parse_args(argv)
     params = load_params(args.params)
     by_split = list_clips(args.data, params)
     for split in SPLIT_FILES:
         if not by_split[split]:
             raise FeaturesError(f"{args.data}: the {split} split has no clips")
-        build_split(split, by_split[split], params, args.data, args.out, force=args.force)
+        build_split(split, by_split[split], params, args.data, args.out)
     return 0
 
 

@@ -457,15 +457,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--int8", type=Path, help="int8 .tflite")
     ap.add_argument("--firmware", type=Path, help="firmware/generated")
     ap.add_argument("--out", type=Path, help="also write the version's facts to this JSON")
-    ap.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
-    ap.add_argument("--data-report", type=Path, default=Path("metrics/data.json"))
-    ap.add_argument("--plots", type=Path, default=Path("metrics/plots"))
+    ap.add_argument("--metrics", type=Path, help="metrics/evaluate.json")
+    ap.add_argument("--data-report", type=Path, help="reports/data.json")
+    ap.add_argument("--plots", type=Path, help="metrics/plots")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     args = ap.parse_args(argv)
     if args.list:
         print(list_versions())
         return 0
-    missing = [f"--{n}" for n in ("int8", "firmware") if getattr(args, n) is None]
+    needed = ("int8", "firmware", "metrics", "data_report", "plots")
+    missing = [f"--{n.replace('_', '-')}" for n in needed if getattr(args, n) is None]
     if missing:
         raise RegisterError(f"python -m ml.register: missing {', '.join(missing)}")
     params = load_params(args.params)

@@ -388,9 +388,9 @@ CASES: list[Case] = [
     # ---- command line
     Case("evaluate-missing-flags", plain,
          lambda ws: ["-m", "ml.evaluate", "--int8", "x.tflite", "--params", P],
-         "python -m ml.evaluate: missing --float, --features, --data, --boards, --metrics"),
+         "python -m ml.evaluate: missing --float, --features, --data, --boards, --ops, --metrics"),
     Case("register-missing-flags", plain, lambda ws: ["-m", "ml.register", "--params", P],
-         "python -m ml.register: missing --int8, --firmware"),
+         "python -m ml.register: missing --int8, --firmware, --metrics, --data-report, --plots"),
     Case("metrics-show-missing", plain,
          lambda ws: ["-m", "ml.evaluate", "--show", "none.json"],
          "none.json: no metrics yet (run `make repro`)"),

@@ -255,6 +255,7 @@ def test_missing_dataset_fails_the_stage(repo: Path) -> None:
         [sys.executable, "-m", "ml.evaluate", "--float", "build/model/float.keras",
          "--int8", "build/model/model_int8.tflite", "--features", "build/features",
          "--data", "data/missing", "--boards", "hil/boards.yaml",
+         "--ops", "firmware/core/supported_ops.def",
          "--metrics", "out/evaluate.json", "--plots", "out/plots"],
         repo,
     )  # fmt: skip
