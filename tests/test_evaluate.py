@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ml import evaluate
+from ml import evaluate, fa_stream, metrics_table
 from ml.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def test_classification_by_hand() -> None:
 def test_stream_windows_follow_the_hop() -> None:
     params = load_params(REPO / "params.yaml")
     # 150 slices = 30 ms + 149 * 20 ms = 3.01 s of audio
-    times, ends = evaluate.stream_windows(np.zeros((150, 40), np.int8), params)
+    times, ends = fa_stream.stream_windows(np.zeros((150, 40), np.int8), params)
     # first full 49-slice window at t=1000 ms (slice 48 ends at 48*20+30 = 990 ms)
     assert times[0] == 1000 and ends[0] == 48
     assert np.all(np.diff(times) == 100)
@@ -108,13 +108,13 @@ def test_stream_is_deterministic_and_long_enough(tiny_pipeline: Path) -> None:
     params = load_params(tiny_pipeline / "params.yaml")
     params["evaluate"]["stream_minutes"] = 0.2
     root = tiny_pipeline / "data/speech_commands"
-    a = evaluate.make_stream(root, params)
+    a = fa_stream.make_stream(root, params)
     assert a.dtype == np.int16
     assert len(a) == int(0.2 * 60 * 16000)
-    assert np.array_equal(a, evaluate.make_stream(root, params))
+    assert np.array_equal(a, fa_stream.make_stream(root, params))
     other = copy.deepcopy(params)
     other["evaluate"]["seed"] += 1
-    assert not np.array_equal(a, evaluate.make_stream(root, other))
+    assert not np.array_equal(a, fa_stream.make_stream(root, other))
     assert np.abs(a.astype(np.int32)).max() > 1000  # words are in there
 
 
@@ -175,11 +175,11 @@ def test_missing_model_fails_with_one_line(tiny_pipeline: Path, tmp_path: Path) 
 
 
 def test_metrics_table(tiny_pipeline: Path) -> None:
-    table = evaluate.metrics_table(tiny_pipeline / "metrics/evaluate.json")
+    table = metrics_table.metrics_table(tiny_pipeline / "metrics/evaluate.json")
     assert "accuracy_int8" in table
     assert "nano33ble" in table
-    with pytest.raises(evaluate.EvaluateError) as exc:
-        evaluate.metrics_table(tiny_pipeline / "nothing.json")
+    with pytest.raises(metrics_table.MetricsFileError) as exc:
+        metrics_table.metrics_table(tiny_pipeline / "nothing.json")
     assert str(exc.value) == f"{tiny_pipeline / 'nothing.json'}: no metrics yet (run `make repro`)"
 
 
