@@ -126,6 +126,52 @@ def test_tc_resnet_converts_to_firmware_ops_only() -> None:
     assert quick["kernel_weights"] < facts["model_bytes"]
 
 
+def test_workspace_puts_back_params_lock_metrics_and_reports(tmp_path: Path) -> None:
+    from ml.search import Workspace
+
+    root, out = tmp_path / "repo", tmp_path / "repo/build/search"
+    files = {
+        "params.yaml": "a: 1\n",
+        "dvc.lock": "lock\n",
+        "metrics/train/metrics.json": "{}",
+        "metrics/train/plots/metrics/loss.tsv": "step\tloss\n",
+        "reports/data.json": "[]",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    ws = Workspace(root, out)
+    ws.save()
+    for name in files:  # what an experiment does: rewrite them all, add new ones
+        (root / name).write_text("changed")
+    (root / "metrics/plots").mkdir()
+    (root / "metrics/plots/confusion.json").write_text("new")
+    ws.save()  # an interrupted search: the first copy wins, then a fresh one is taken
+    (root / "dvc.lock").unlink()
+    ws.restore()
+    now = {str(f.relative_to(root)): f.read_text() for f in root.rglob("*") if f.is_file()}
+    assert now == files
+    assert not (out / "workspace").exists()
+
+
+def test_default_model_is_the_one_dvc_lock_recorded() -> None:
+    """Adding architectures must not change the default: the model params.yaml builds has
+    the parameter count of the model dvc.lock's train stage recorded (metrics/train.json)."""
+    from ml.models import build_model, keras
+    from ml.params import frames_per_clip, parse_yaml
+
+    lock = parse_yaml((REPO / "dvc.lock").read_text(), "dvc.lock")  # YAML 1.2, as DVC writes
+    recorded = lock["stages"]["train"]["params"]["params.yaml"]
+    p = load_params(REPO / "params.yaml")
+    if recorded["model"] != p["model"] or recorded["dataset.labels"] != p["dataset"]["labels"]:
+        pytest.skip("params.yaml's model differs from dvc.lock's train stage (retrain pending)")
+    report = json.loads((REPO / "metrics/train.json").read_text())
+    shape = (frames_per_clip(p), p["frontend"]["num_channels"])
+    keras.backend.clear_session()
+    model = build_model(p["model"], shape, len(p["dataset"]["labels"]))
+    assert model.count_params() == report["params"]
+
+
 # ------------------------------------------------------------------ end to end on DVC
 
 
@@ -144,6 +190,35 @@ def sh(cmd: list[str], cwd: Path, timeout: float = 1500) -> subprocess.Completed
     )
 
 
+# The stages `ml.search` runs (up to its TARGET_STAGE, evaluate).
+SEARCH_STAGES = ("validate", "features", "train", "quantize", "evaluate")
+
+
+def stage_sources(dvc_yaml: Path, stages: tuple[str, ...]) -> list[str]:
+    """The git-tracked files the stages depend on (not data, not another stage's output).
+
+    Read from dvc.yaml, so a dependency added there (as hil/boards.py was) is in the copy;
+    a missing one makes every candidate's `dvc exp run` fail before its metrics exist.
+    """
+    spec = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    outs = {next(iter(o)) if isinstance(o, dict) else o for s in spec.values()
+            for kind in ("outs", "metrics", "plots") for o in s.get(kind, [])}  # fmt: skip
+    deps = {d for name in stages for d in spec[name].get("deps", [])}
+    files = sorted(d for d in deps - outs if (REPO / d).is_file() and not d.startswith("ml/"))
+    for d in files:  # a package's modules import as `hil.boards`: keep it a package
+        init = str(Path(d).with_name("__init__.py"))
+        if init not in files and (REPO / init).is_file():
+            files.append(init)
+    return files
+
+
+def test_stage_sources_cover_what_evaluate_imports() -> None:
+    files = stage_sources(REPO / "dvc.yaml", SEARCH_STAGES)
+    assert {"hil/boards.yaml", "hil/boards.py", "hil/__init__.py"} <= set(files)
+    assert "firmware/core/supported_ops.def" in files
+    assert not any(f.startswith(("data/", "build/", "reports/", "metrics/")) for f in files)
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A git + DVC copy of the pipeline with the tiny dataset (ml.tiny's) and fast params."""
@@ -152,10 +227,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     root = tmp_path_factory.mktemp("searchrepo")
     shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "hil").mkdir()
-    shutil.copy(REPO / "hil/boards.yaml", root / "hil/boards.yaml")
-    (root / "firmware/core").mkdir(parents=True)
-    shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
+    for dep in stage_sources(REPO / "dvc.yaml", SEARCH_STAGES):
+        (root / dep).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / dep, root / dep)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     params = resolved_params(REPO / "params.yaml")
     params["dataset"]["path"] = "data/speech_commands"
