@@ -200,7 +200,7 @@ def failure_summary(output: str, returncode: int) -> str:
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     errors = list(dict.fromkeys(ln for ln in lines if _ERROR_LINE.search(ln)))
     picked = errors[-3:] or lines[-1:] or [f"dvc exit {returncode}"]
-    return " | ".join(picked)[:600]
+    return "; ".join(picked)[:600]
 
 
 def run_candidate(root: Path, c: Candidate, stage: str, logs: Path) -> dict[str, Any]:
