@@ -103,10 +103,7 @@ test: setup toolchain-check lint pytest $$(TEST_TARGETS) ## Everything CI runs: 
 
 .PHONY: pytest
 pytest: setup ## Python test suite (tests/)
-	@# Known failure, excluded from the gate until fixed (issue 13 stays open): after the
-	@# speech/monitor merges the search's tiny `dvc exp run` candidates exit non-zero here.
-	@$(BIN)/pytest -n 2 --dist loadscope --timeout=600 $(PYTEST_ARGS) tests \
-	  --deselect tests/test_search.py::test_search_runs_dvc_experiments_resumes_and_applies
+	@$(BIN)/pytest -n 2 --dist loadscope --timeout=600 $(PYTEST_ARGS) tests
 
 ##@ Benchmarks
 .PHONY: bench

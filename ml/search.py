@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,18 +42,12 @@ from ml.search_space import Candidate, candidates, describe, exp_name, set_args
 log = logging.getLogger(__name__)
 DEFAULT_OUT = Path("build/search")
 RESULTS = "results.jsonl"
-# Git-tracked files `dvc exp run` leaves holding the last experiment: put back after each
-# one (the DVC-cached outputs come back with `dvc checkout` at the end).
-RESTORE = (
-    "params.yaml",
-    "dvc.lock",
-    "reports/data.json",
-    "reports/reference.json",
-    "metrics/train.json",
-    "metrics/evaluate.json",
-    "metrics/plots/confusion.json",
-    "metrics/plots/per_class.json",
-)
+# What `dvc exp run` leaves holding the last experiment, put back after each one: the
+# params and lock files, and every file under the stages' uncached outputs' folders (metrics,
+# dvclive's per-epoch plots and summary, reports). Whole folders, so a file a stage starts
+# writing later is covered too; the DVC-cached outputs come back with `dvc checkout` at the end.
+RESTORE_FILES = ("params.yaml", "dvc.lock")
+RESTORE_DIRS = ("metrics", "reports")
 TARGET_STAGE = "evaluate"
 
 
@@ -128,10 +123,14 @@ def select(
     """
     chosen: list[Candidate] = []
     rejected: list[tuple[Candidate, list[str]]] = []
+    seen: set[str] = set()
     for checked, grid_point in enumerate(candidates(seed)):
         if len(chosen) >= n or checked >= max_checks:
             break
         c = {**grid_point, **(common or {})}
+        if exp_name(c) in seen:  # `common` overrode what told two grid points apart
+            continue
+        seen.add(exp_name(c))
         facts = cache.facts(params, c, limits)
         if "quick_reject" in facts:
             reasons = facts["quick_reject"]
@@ -148,10 +147,20 @@ def select(
 
 
 class Workspace:
-    """Keeps a copy of params.yaml/dvc.lock and puts them back (also after a crash)."""
+    """Keeps a copy of params.yaml, dvc.lock, metrics/ and reports/ and puts them back (also
+    after a crash: the copy stays on disk until it has been restored)."""
 
     def __init__(self, root: Path, out: Path) -> None:
         self.root, self.saved = root, out / "workspace"
+
+    def _files(self) -> list[Path]:
+        """Relative paths of the files kept now in the workspace."""
+        found = [Path(n) for n in RESTORE_FILES if (self.root / n).is_file()]
+        for d in RESTORE_DIRS:
+            top = self.root / d
+            if top.is_dir():
+                found += sorted(f.relative_to(self.root) for f in top.rglob("*") if f.is_file())
+        return found
 
     def save(self) -> None:
         if self.saved.is_dir():  # an earlier search was killed mid-experiment
@@ -160,18 +169,19 @@ class Workspace:
         tmp = self.saved.with_name("workspace.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        for name in RESTORE:
-            if (self.root / name).is_file():
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(self.root / name, tmp / name)
+        for rel in self._files():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.root / rel, tmp / rel)
         tmp.rename(self.saved)
 
     def restore(self) -> None:
-        for name in RESTORE:
-            if (self.saved / name).is_file():
-                shutil.copy2(self.saved / name, self.root / name)
-            else:  # the experiment created it (no baseline run yet)
-                (self.root / name).unlink(missing_ok=True)
+        kept = {f.relative_to(self.saved) for f in self.saved.rglob("*") if f.is_file()}
+        for rel in self._files():
+            if rel not in kept:  # the experiment created it
+                (self.root / rel).unlink()
+        for rel in sorted(kept):
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.saved / rel, self.root / rel)
         shutil.rmtree(self.saved, ignore_errors=True)
 
 
@@ -181,17 +191,41 @@ def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def run_candidate(root: Path, c: Candidate, stage: str) -> dict[str, Any]:
-    """One `dvc exp run` in the workspace; the record of its figures (or its failure)."""
+_ERROR_LINE = re.compile(r"^(ERROR|error)\b|^\w*(Error|Exception)\b")
+
+
+def failure_summary(output: str, returncode: int) -> str:
+    """One line from a failed run's output: its error lines (a stage's `error: ...` and
+    DVC's `ERROR: ...`, or a traceback's last line), else its last line."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = list(dict.fromkeys(ln for ln in lines if _ERROR_LINE.search(ln)))
+    picked = errors[-3:] or lines[-1:] or [f"dvc exit {returncode}"]
+    return "; ".join(picked)[:600]
+
+
+def run_candidate(root: Path, c: Candidate, stage: str, logs: Path) -> dict[str, Any]:
+    """One `dvc exp run` in the workspace; the record of its figures (or its failure).
+
+    The run's full output goes to `<logs>/<exp>.log`; a failure's record names that file
+    and keeps the output's error lines, so the cause is on the search's own error line.
+    """
     name = exp_name(c)
     dvc("exp", "remove", name, cwd=root)  # a half-recorded earlier attempt
     start = time.monotonic()
-    res = dvc("exp", "run", "-n", name, *set_args(c), stage, cwd=root)
+    cmd = ["exp", "run", "-n", name, *set_args(c), stage]
+    res = dvc(*cmd, cwd=root)
     seconds = round(time.monotonic() - start, 1)
     rec: dict[str, Any] = {"exp": name, "candidate": c, "label": describe(c), "run_s": seconds}
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{name}.log"
+    log_file.write_text(
+        f"$ dvc {' '.join(cmd)}\nexit {res.returncode}\n"
+        f"--- stderr\n{res.stderr}\n--- stdout\n{res.stdout}\n"
+    )
     if res.returncode != 0:
-        tail = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
-        rec["error"] = tail[-1][:300] if tail else f"dvc exit {res.returncode}"
+        rec["error"] = failure_summary(res.stderr + "\n" + res.stdout, res.returncode)
+        rec["log"] = str(log_file)
+        rec["stderr_tail"] = res.stderr.splitlines()[-40:]
         return rec
     metrics = root / "metrics/evaluate.json"
     rec["metrics"] = read_json_object(metrics, "evaluate metrics", SearchError)
@@ -249,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(describe(c))
             ws.save()
             try:
-                rec = run_candidate(root, c, args.stage)
+                rec = run_candidate(root, c, args.stage, out / "logs")
             finally:
                 ws.restore()
             append_result(results_path, rec)
@@ -257,7 +291,11 @@ def run(args: argparse.Namespace) -> int:
             elapsed = time.monotonic() - start
             eta = elapsed / i * (len(todo) - i)
             acc = rec.get("metrics", {}).get("accuracy_int8")
-            status = f"int8 {acc:.4f}" if acc is not None else f"FAILED: {rec.get('error')}"
+            status = (
+                f"int8 {acc:.4f}"
+                if acc is not None
+                else f"FAILED: {rec.get('error')} (full output: {rec.get('log')})"
+            )
             tqdm.write(
                 f"search: {len(chosen) - len(todo) + i}/{len(chosen)} {rec['exp']} "
                 f"({describe(c)}) {status} in {rec['run_s']:.0f} s; "

@@ -86,7 +86,7 @@ def table(trained: list[dict[str, Any]], front: set[str], boards: list[str]) -> 
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, r in enumerate(trained, 1):
         if "error" in r:
-            cells = [str(n), r["exp"], r["label"], "failed: " + r["error"]]
+            cells = [str(n), r["exp"], r["label"], "failed: " + r["error"].replace("|", "\\|")]
             cells += [""] * (len(head) - len(cells))
         else:
             cells = [str(n), r["exp"], r["label"], f"{r['accuracy_int8'] * 100:.2f}%"]
