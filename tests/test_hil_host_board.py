@@ -91,3 +91,19 @@ def test_bring_your_own_model_answers_audio_with_its_labels(pipeline, tmp_path):
         assert len(out["scores"]) == 4
         assert client.command("labels").lines == ["m-labels silence,unknown,yes,no"]
         client.close()
+
+
+def test_truncated_model_is_refused_by_the_firmwares_verifier(pipeline, tmp_path):
+    """A .tflite with a valid header and a truncated body: the firmware's flatbuffer verifier
+    refuses it at boot (safe mode, e-not-ready reason=model-schema), the board stays up."""
+    gen = pipeline / "firmware/generated"
+    s = json.loads((gen / "model_settings.json").read_text())
+    blob = (gen / s["model"]["file"]).read_bytes()
+    (tmp_path / "model_int8.tflite").write_bytes(blob[: len(blob) // 2])
+    s["model"] = dict(s["model"], file="model_int8.tflite")
+    (tmp_path / "model_settings.json").write_text(json.dumps(s))
+    with VirtualBoard("esp32", tmp_path / "model_settings.json") as vb:
+        client = Client(vb.port, timeout_s=5.0, name="esp32")
+        assert client.identity()["model_sha256"] == s["model"]["sha256"]
+        assert client.command("labels").errors == ["e-not-ready reason=model-schema"]
+        client.close()

@@ -186,21 +186,17 @@ def test_model_over_budget_boots_into_safe_mode(model, tmp_path):
     assert int(stats["errors"]) == 2  # the e-boot line and the refusal
 
 
-def test_wrong_settings_schema_is_a_one_line_error(model, tmp_path):
+def test_wrong_settings_schema_boots_into_safe_mode(model, tmp_path):
+    """Settings the firmware cannot take are a bad image, not a CLI error: the board comes up
+    in safe mode naming the field (an erased slot boots the same way)."""
     s = dict(model[2], schema=2)
     path = tmp_path / "model_settings.json"
     path.write_text(json.dumps(s))
     model_file = model[0].parent / model[2]["model"]["file"]
-    cmd = ["--board", "esp32", "--settings", str(path), "--model", str(model_file)]
-    p = subprocess.run(
-        [sys.executable, "-m", "hil.virtual", *cmd],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert p.returncode == 1
-    assert p.stderr.strip().splitlines()[-1] == f"error: {path}: field 'schema' is 2, want 1"
+    banner, refused, ident, _, _ = _boot_line(path, ["--model", str(model_file)])
+    assert banner == {"reason": "model-schema", "detail": "schema=2"}
+    assert refused == ["e-not-ready reason=model-schema"]
+    assert ident["model_sha256"] == model[2]["model"]["sha256"]
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   const char* model_path = nullptr;
   const char* settings_path = nullptr;
   const char* plant = nullptr;
+  const char* safe_detail = nullptr;
   long model_budget = -1;
   long arena_budget = -1;
   double macs_per_us = 0;
@@ -190,6 +191,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(opt, "--macs-per-us")) macs_per_us = std::atof(v);
     else if (!std::strcmp(opt, "--macs")) macs = std::atol(v);
     else if (!std::strcmp(opt, "--plant")) plant = v;
+    else if (!std::strcmp(opt, "--safe-mode")) safe_detail = v;
     else return Usage("unknown option (see firmware/host/host_board.cc)");
   }
   if (board == nullptr || model_path == nullptr || settings_path == nullptr || model_budget < 0 ||
@@ -209,13 +211,21 @@ int main(int argc, char** argv) {
   }
   static kws_host::SettingsFile settings;
   char why[160];
-  // Settings the firmware cannot use (e.g. an erased slot's image, hil/virtual/slot.py): the
-  // board still comes up, in safe mode (e-boot reason=model-schema detail=settings), with a
-  // one-value spec; `id` reports the image's sha256 when the settings name it.
+  // Settings the firmware cannot use (e.g. an erased slot's image, hil/virtual/slot.py, or
+  // --safe-mode <detail>: model_settings.json that hil/virtual/board.py could not convert):
+  // the board still comes up, in safe mode (e-boot reason=model-schema detail=<detail> or
+  // detail=settings), with a one-value spec; `id` reports the image's sha256.
   const bool settings_ok =
+      safe_detail == nullptr &&
       kws_host::ParseSettings(reinterpret_cast<char*>(text), &settings, why, sizeof(why));
   if (!settings_ok) {
-    std::fprintf(stderr, "%s: %s: %s\n", board, settings_path, why);
+    if (safe_detail == nullptr) std::fprintf(stderr, "%s: %s: %s\n", board, settings_path, why);
+    if (safe_detail != nullptr) {  // the parser did not run: only the image's sha256 is kept
+      kws_host::SettingsFile parsed;
+      char ignored[160];
+      kws_host::ParseSettings(reinterpret_cast<char*>(text), &parsed, ignored, sizeof(ignored));
+      std::memcpy(settings.sha256, parsed.sha256, sizeof(settings.sha256));
+    }
     settings.config.spec.frames = settings.config.spec.channels = 1;
     settings.config.spec.clip_samples = 1;
     settings.config.spec.num_labels = 0;
@@ -235,7 +245,9 @@ int main(int argc, char** argv) {
   void* arena = nullptr;
   void* payload = nullptr;
   void* features = nullptr;
-  if (posix_memalign(&arena, 16, config.arena_size) != 0 ||
+  void* clip_pcm = nullptr;  // the one field-clip buffer (PROTOCOL.md "Field clips")
+  if (posix_memalign(&clip_pcm, 16, 2 * spec.clip_samples) != 0 ||
+      posix_memalign(&arena, 16, config.arena_size) != 0 ||
       posix_memalign(&payload, 16, payload_bytes) != 0 ||
       posix_memalign(&features, 16, feature_bytes) != 0) {
     std::fprintf(stderr, "error: cannot allocate the arena (%zu bytes)\n", config.arena_size);
@@ -289,10 +301,12 @@ int main(int argc, char** argv) {
     if (settings_ok) return boot();
     kws::BootStatus st;
     st.reason = "model-schema";
-    std::strcpy(st.detail, "settings");
+    std::snprintf(st.detail, sizeof(st.detail), "%s", safe_detail ? safe_detail : "settings");
     return st;
   };
   engine.fallback_sha256 = settings_ok ? nullptr : settings.sha256;
+  static kws::FieldClip field_clip(static_cast<int16_t*>(clip_pcm), spec.clip_samples);
+  device.AttachFieldClip(&field_clip);  // band off at boot, as on the boards
   kws::BootStatus status = boot_or_safe();
   if (!status.ok()) {
     std::fprintf(stderr, "%s: safe mode: e-boot reason=%s detail=%s\n", board, status.reason,
@@ -326,5 +340,6 @@ int main(int argc, char** argv) {
   free(arena);
   free(payload);
   free(features);
+  free(clip_pcm);
   return 0;
 }

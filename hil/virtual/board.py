@@ -48,11 +48,19 @@ def read_settings(path: Path) -> dict[str, Any]:
     return data
 
 
+class SettingsError(KwsError):
+    """model_settings.json the firmware cannot take: `detail` is the e-boot detail token."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 def _need(s: dict[str, Any], path: Path, *keys: str) -> Any:
     node: Any = s
     for key in keys:
         if not isinstance(node, dict) or key not in node:
-            raise KwsError(f"{path}: field '{'.'.join(keys)}' missing")
+            raise SettingsError(f"{path}: field '{'.'.join(keys)}' missing", ".".join(keys))
         node = node[key]
     return node
 
@@ -86,13 +94,18 @@ def model_facts(s: dict[str, Any], blob: bytes) -> dict[str, Any]:
 def settings_text(s: dict[str, Any], path: Path, facts: dict[str, Any]) -> str:
     """model_settings.json -> the firmware's `key=value` settings (host/settings_file.h)."""
     if s.get("schema") != SETTINGS_SCHEMA:
-        raise KwsError(f"{path}: field 'schema' is {s.get('schema')!r}, want {SETTINGS_SCHEMA}")
+        raise SettingsError(
+            f"{path}: field 'schema' is {s.get('schema')!r}, want {SETTINGS_SCHEMA}",
+            f"schema={s.get('schema')}",
+        )
     shape = _need(s, path, "input", "shape")
     if not (isinstance(shape, list) and len(shape) == 3):
-        raise KwsError(f"{path}: field 'input.shape' must be [1, frames, channels]")
+        raise SettingsError(
+            f"{path}: field 'input.shape' must be [1, frames, channels]", "input.shape"
+        )
     labels = _need(s, path, "labels")
     if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
-        raise KwsError(f"{path}: field 'labels' must be a non-empty list of strings")
+        raise SettingsError(f"{path}: field 'labels' must be a non-empty list of strings", "labels")
     fe = _need(s, path, "frontend")
     rate = int(_need(s, path, "frontend", "sample_rate"))
     clip = rate * int(_need(s, path, "frontend", "clip_duration_ms")) // 1000
@@ -146,11 +159,12 @@ class HostBoard:
         facts_model = model_facts(s, blob)
         workdir.mkdir(parents=True, exist_ok=True)
         text = workdir / f"{board}.settings"
+        safe: list[str] = []
         try:
             body = settings_text(s, settings_path, facts_model)
-        except KwsError as exc:  # e.g. an erased slot: the firmware boots into safe mode
+        except SettingsError as exc:  # e.g. an erased slot: the firmware boots in safe mode
             log.warning("%s: %s: the board boots in safe mode", board, exc)
-            body = f"sha256={facts_model['sha256']}\n"
+            body, safe = f"sha256={facts_model['sha256']}\n", ["--safe-mode", exc.detail[:39]]
         text.write_text(body)
         macs = int(facts_model["macs"])
         macs_per_us = float(facts["macs_per_cycle"]) * float(facts["clock_hz"]) / 1e6
@@ -165,6 +179,7 @@ class HostBoard:
             self.cmd += ["--fw", fw]
         if plant:
             self.cmd += ["--plant", plant]
+        self.cmd += safe
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = ""
         self.start()
