@@ -1,8 +1,30 @@
 #include "micro_frontend.h"
 
+#include <cmath>
+
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
 
 namespace kws {
+namespace {
+
+// TensorFlow's audio_microfrontend op (the pipeline's front-end: training and golden features)
+// computes the Hann window in double precision (cos, floor); TFLM's copy of the library in
+// single precision (cosf, floorf). For a 30 ms window at 16 kHz one of the 480 coefficients
+// differs by one, and a few features with it. Recomputing the table as TensorFlow does (setup
+// only) makes the firmware's features bit-exact with the op's (firmware/README.md,
+// "Front-end parity"). The expressions keep TensorFlow's float/double steps.
+void UseTensorFlowWindow(WindowState* w) {
+  const double kPi = 3.14159265358979323846;
+  const float arg = static_cast<float>(kPi * 2.0 / static_cast<float>(w->size));
+  for (size_t i = 0; i < w->size; ++i) {
+    const float value =
+        static_cast<float>(0.5 - (0.5 * std::cos(static_cast<double>(arg) * (i + 0.5))));
+    w->coefficients[i] = static_cast<int16_t>(
+        std::floor(static_cast<double>(value * (1 << kFrontendWindowBits)) + 0.5));
+  }
+}
+
+}  // namespace
 
 MicroFrontend::~MicroFrontend() { Release(); }
 
@@ -37,6 +59,7 @@ bool MicroFrontend::Init(const FrontendParams& p, size_t frames) {
   channels_ = static_cast<size_t>(p.num_channels);
   populated_ = true;
   ready_ = FrontendPopulateState(&config, &state_, p.sample_rate) != 0;
+  if (ready_) UseTensorFlowWindow(&state_.window);
   if (!ready_) Release();
   return ready_;
 }
