@@ -102,7 +102,7 @@ test: setup toolchain-check lint pytest $$(TEST_TARGETS) ## Everything CI runs: 
 	@echo "test: all green"
 
 .PHONY: pytest
-pytest: setup ## Python test suite (tests/)
+pytest: setup host-board ## Python test suite (tests/; the HIL tests drive the host board)
 	@$(BIN)/pytest -n 2 --dist loadscope --timeout=600 $(PYTEST_ARGS) tests
 
 ##@ Benchmarks

@@ -172,8 +172,8 @@ def synced_dut(dut: Any, hil: Hil, port_lock: PortLock) -> Any:
 
 @pytest.fixture
 def is_virtual(client: Client) -> bool:
-    """Virtual boards report estimated latency; real ones measure it."""
-    return client.identity()["latency"] == "estimated"
+    """Host boards report estimated latency and emulated ones emulated; real ones measure it."""
+    return client.identity()["latency"] in ("estimated", "emulated")
 
 
 def expected_label(hil: Hil, i: int) -> int:

@@ -10,27 +10,58 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 BOARD ?=
 FW_BOARDS := esp32 nano33ble
+# TFLM from source: the pinned upstream commits (firmware/tflm/third_party.lock), from the
+# archives in ../shared/third_party (or KWS_THIRD_PARTY=<dir>) or fetched with git; prepared
+# once under build/third_party and compiled once per build dir (cached by CMake).
+FW_THIRD_PARTY := build/third_party
+FW_THIRD_PARTY_ABS = $(abspath $(FW_THIRD_PARTY))
 FW_M4_QEMU := qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
   -semihosting-config enable=on,target=native -kernel
 
 ##@ Firmware
-.PHONY: firmware-test
-firmware-test: apt $$(FW_GENERATED_DEP) ## Host build of firmware/core (-Werror, ASan+UBSan) and its unit tests (ctest)
+.PHONY: tflm-sources
+tflm-sources: setup ## Prepare TFLM's sources (pinned commits, TFLM's patches, create_tflm_tree.py) under build/third_party
+	@PATH="$(CURDIR)/.venv/bin:$$PATH" bash firmware/tflm/third_party.sh $(FW_THIRD_PARTY) host
+
+.PHONY: tflm-sources-m4
+tflm-sources-m4: tflm-sources
+	@PATH="$(CURDIR)/.venv/bin:$$PATH" bash firmware/tflm/third_party.sh $(FW_THIRD_PARTY) m4
+
+# The host build dir: firmware-test and the host board share it (TFLM compiled once).
+define fw_host_configure
 	@cmake -S $(FW_CMAKE_SRC) -B $(FW_BUILD)/host -DCMAKE_BUILD_TYPE=Debug \
-	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) >/dev/null
+	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) -DKWS_THIRD_PARTY=$(FW_THIRD_PARTY_ABS) >/dev/null
+endef
+
+.PHONY: host-board
+host-board: apt tflm-sources $$(FW_GENERATED_DEP) ## The host board: the firmware + TFLM reference kernels as a Linux program on a pty (build/firmware/host/kws_host_board)
+	$(fw_host_configure)
+	@start=$$(date +%s); cmake --build $(FW_BUILD)/host -j2 --target kws_host_board -- --no-print-directory \
+	  | { grep -Ev '^\[|^-- ' || true; }; \
+	  echo "host-board: $(FW_BUILD)/host/kws_host_board ($$(( $$(date +%s) - start )) s, TFLM cached in $(FW_BUILD)/host)"
+
+.PHONY: firmware-test
+firmware-test: apt tflm-sources $$(FW_GENERATED_DEP) ## Host build of firmware/core + firmware/tflm + the host board (-Werror, ASan+UBSan) and their unit tests (ctest)
+	$(fw_host_configure)
 	@cmake --build $(FW_BUILD)/host -j2 -- --no-print-directory | { grep -Ev '^\[|^-- ' || true; }
 	@cd $(FW_BUILD)/host && ctest --output-on-failure
 	@echo "firmware-test: host tests passed (generated headers: $(GENERATED_DIR))"
 
+# FW_M4_TFLM=1 adds firmware/tflm with TFLM's CMSIS-NN kernels to the M4 build (not yet
+# verified under QEMU, so not part of make test).
+FW_M4_TFLM ?= 0
+FW_M4_TFLM_ARGS = $(if $(filter 1,$(FW_M4_TFLM)),-DKWS_THIRD_PARTY=$(FW_THIRD_PARTY_ABS))
+
 .PHONY: firmware-m4
-firmware-m4: apt $$(FW_GENERATED_DEP) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes
+firmware-m4: apt $(if $(filter 1,$(FW_M4_TFLM)),tflm-sources-m4) $$(FW_GENERATED_DEP) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes (FW_M4_TFLM=1: + firmware/tflm, CMSIS-NN)
 	@cmake -S $(FW_CMAKE_SRC) -B $(FW_BUILD)/m4 -DCMAKE_BUILD_TYPE=MinSizeRel \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/firmware/m4/arm-none-eabi.cmake \
-	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) >/dev/null
+	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) $(FW_M4_TFLM_ARGS) >/dev/null
 	@cmake --build $(FW_BUILD)/m4 -j2 -- --no-print-directory | { grep -Ev '^\[|^-- ' || true; }
 	@cd $(FW_BUILD)/m4 && ctest --output-on-failure
 	@echo "firmware-m4: sizes (arm-none-eabi-size, bytes)"
-	@arm-none-eabi-size $(FW_BUILD)/m4/kws_core_tests $(FW_BUILD)/m4/kws_generated_tests
+	@arm-none-eabi-size $(FW_BUILD)/m4/kws_core_tests $(FW_BUILD)/m4/kws_generated_tests \
+	  $(if $(filter 1,$(FW_M4_TFLM)),$(FW_BUILD)/m4/kws_tflm_tests)
 	@$(FW_M4_QEMU) $(FW_BUILD)/m4/kws_generated_tests | sed -n 's/^info: /firmware-m4: /p'
 	@echo "firmware-m4: core library only (-Os, Cortex-M4F):"
 	@arm-none-eabi-size -t $(FW_BUILD)/m4/libkws_core.a | tail -n 1 | \

@@ -9,7 +9,7 @@ HIL_PARAMS ?= $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR)),$(TINY_DIR)/params.y
 
 ##@ HIL
 .PHONY: hil-virtual
-hil-virtual: setup $(HIL_ARTEFACTS) ## Smoke + acceptance on virtual esp32 and nano33ble boards in parallel; prints a table per board
+hil-virtual: setup $(HIL_ARTEFACTS) host-board ## Smoke + acceptance on host boards (the firmware on a pty) for esp32 and nano33ble in parallel; prints a table per board
 	@$(PY) -m hil.run_virtual --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
@@ -23,7 +23,7 @@ hil: setup ## Flash a real board, run smoke + acceptance on it under one port lo
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
 .PHONY: hil-bench
-hil-bench: setup $(HIL_ARTEFACTS) ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
+hil-bench: setup $(HIL_ARTEFACTS) host-board ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
 	@$(PY) -m hil.run_virtual --boards esp32 --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/bench
 

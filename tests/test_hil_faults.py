@@ -26,7 +26,7 @@ from hil.run_virtual import VirtualBoard
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 1.0
-FAST = ["--lazy-frontend"]  # these tests send no audio
+FAST: list[str] = []
 
 
 @pytest.fixture(scope="module")

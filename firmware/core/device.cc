@@ -72,6 +72,11 @@ void Device::Poll() {
   if (listening_ && !framer_.in_payload()) ListenStep();
 }
 
+const char* Device::LatencyKind() const {
+  if (config_.latency_emulated) return "emulated";
+  return config_.latency_measured ? "measured" : "estimated";
+}
+
 void Device::Ready() { out_.Str("m-ready").End(); }
 
 LineWriter& Device::Err() {
@@ -85,8 +90,41 @@ void Device::ErrNotReady() {
 }
 
 void Device::ErrBadArgs(const char* cmd) {
-  Err().Str("bad-args cmd=").Str(cmd);
+  // The allowed arguments, as `help` lists them (PROTOCOL.md "Errors").
+  Err().Str("bad-args cmd=").Str(cmd).Char(' ');
+  ArgsOf(cmd);
   out_.End();
+}
+
+void Device::ArgsOf(const char* cmd) {
+  const uint32_t features = static_cast<uint32_t>(spec_.feature_bytes());
+  const uint32_t audio_max = static_cast<uint32_t>(2 * spec_.clip_samples);
+  if (std::strcmp(cmd, "infer") == 0) {
+    out_.Str("len=").U32(features).Str(" crc=<crc32>");
+  } else if (std::strcmp(cmd, "audio") == 0 || std::strcmp(cmd, "features") == 0) {
+    out_.Str("len=2-").U32(audio_max).Str(",even crc=<crc32>");
+  } else if (std::strcmp(cmd, "bench") == 0) {
+    out_.Str("n=1-").U32(kMaxBenchRuns).Str(" warmup=0-").U32(kMaxBenchWarmup);
+  } else if (std::strcmp(cmd, "listen") == 0) {
+    out_.Str("state=on|off");
+  } else if (std::strcmp(cmd, "clipband") == 0) {
+    out_.Str("lo=-128-127 hi=-128-127|off");
+  } else {
+    out_.Str("args=none");
+  }
+}
+
+void Device::CmdHelp() {
+  static const char* const kCommands[] = {"id",     "labels",   "infer", "audio",
+                                          "features", "bench", "stats", "reset",
+                                          "listen", "clipband", "clip",  "help"};
+  for (const char* cmd : kCommands) {
+    out_.Str("m-help ").Str(cmd).Char(' ');
+    ArgsOf(cmd);
+    out_.End();
+  }
+  out_.Str("m-help mlperf=name%,profile%,timestamp%,db_load_<N>%,db_<hex>%,infer_<N>_<W>%,results%")
+      .End();
 }
 
 // ---------------------------------------------------------------- framing events
@@ -160,6 +198,8 @@ void Device::Dispatch(const Token* tok, size_t count) {
     no_args ? CmdId() : ErrBadArgs("id");
   } else if (TokenIs(cmd, "stats")) {
     no_args ? CmdStats() : ErrBadArgs("stats");
+  } else if (TokenIs(cmd, "help")) {
+    no_args ? CmdHelp() : ErrBadArgs("help");
   } else if (TokenIs(cmd, "reset")) {
     if (no_args) return CmdReset();  // writes its own m-ready before restarting
     ErrBadArgs("reset");
@@ -330,7 +370,7 @@ void Device::CmdId() {
   out_.Str(" input=").U32(static_cast<uint32_t>(spec_.frames)).Char('x').U32(
       static_cast<uint32_t>(spec_.channels));
   out_.Str(" labels=").U32(static_cast<uint32_t>(spec_.num_labels));
-  out_.Str(" latency=").Str(config_.latency_measured ? "measured" : "estimated").End();
+  out_.Str(" latency=").Str(LatencyKind()).End();
 }
 
 void Device::CmdLabels() {
@@ -388,7 +428,7 @@ void Device::CmdBench(uint32_t n, uint32_t warmup) {
   out_.Str(" min_us=").U32(latencies_[0]).Str(" p50_us=").U32(latencies_[rank(50)]);
   out_.Str(" p95_us=").U32(latencies_[rank(95)]).Str(" max_us=").U32(latencies_[n - 1]);
   out_.Str(" mean_us=").U32(static_cast<uint32_t>(sum / n));
-  out_.Str(" latency=").Str(config_.latency_measured ? "measured" : "estimated").End();
+  out_.Str(" latency=").Str(LatencyKind()).End();
 }
 
 void Device::CmdListen(bool on) {

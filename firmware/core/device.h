@@ -65,6 +65,8 @@ class Device : private FramerHandler {
   // Our commands (PROTOCOL.md "Commands (ours)").
   void Dispatch(const Token* tok, size_t count);
   void CmdId();
+  void CmdHelp();
+  void ArgsOf(const char* cmd);  // the allowed arguments of `cmd` (help, e-bad-args)
   void CmdLabels();
   void CmdStats();
   void CmdReset();
@@ -91,6 +93,7 @@ class Device : private FramerHandler {
   void RecordOutcome();  // hist + detections for scores_
   int TopLabel() const;
   void Ready();
+  const char* LatencyKind() const;  // measured | estimated | emulated
   LineWriter& Err();  // starts an e- line and counts it
   void ErrNotReady();
   void ErrBadArgs(const char* cmd);

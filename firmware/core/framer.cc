@@ -4,6 +4,7 @@ namespace kws {
 
 void Framer::Reset() {
   state_ = State::kLine;
+  after_cr_ = false;
   len_ = 0;
   payload_ = nullptr;
   want_ = got_ = 0;
@@ -29,9 +30,8 @@ void Framer::Poll(uint32_t now_ms) {
 }
 
 void Framer::EndLine(Terminator t) {
-  size_t n = len_;
-  if (n > 0 && line_[n - 1] == '\r') --n;  // "\r\n" and "\r%" end a line like '\n'/'%'
-  len_ = 0;  // n <= kMaxLineBytes: OnByte stores a 129th byte only when it is '\r'
+  const size_t n = len_;
+  len_ = 0;
   bool bad_in_line = false;
   for (size_t i = 0; i < n && !bad_in_line; ++i) {
     const auto c = static_cast<uint8_t>(line_[i]);
@@ -48,6 +48,12 @@ void Framer::EndLine(Terminator t) {
 void Framer::OnByte(uint8_t b, uint32_t now_ms) {
   switch (state_) {
     case State::kPayload:
+      if (after_cr_ && got_ == 0 && b == '\n') {  // the rest of a "\r\n" line end
+        after_cr_ = false;
+        last_byte_ms_ = now_ms;
+        return;
+      }
+      after_cr_ = false;
       payload_[got_++] = b;
       last_byte_ms_ = now_ms;
       if (got_ == want_) {
@@ -57,16 +63,20 @@ void Framer::OnByte(uint8_t b, uint32_t now_ms) {
       }
       return;
     case State::kDiscard:
-      if (b == '\n' || b == '%') state_ = State::kLine;
+      if (b == '\n' || b == '%' || b == '\r') state_ = State::kLine;
+      after_cr_ = b == '\r';
       return;
     case State::kLine:
       break;
   }
-  if (b == '\n') return EndLine(Terminator::kNewline);
+  // A terminal sends '\r' on Enter: a lone '\r' ends a line like '\n', and the '\n' of a
+  // "\r\n" pair is swallowed, so "\r\n" stays one line end.
+  const bool after_cr = after_cr_;
+  after_cr_ = b == '\r';
+  if (b == '\n' && after_cr && len_ == 0) return;
+  if (b == '\n' || b == '\r') return EndLine(Terminator::kNewline);
   if (b == '%') return EndLine(Terminator::kPercent);
-  // Room for 128 bytes plus one '\r' that may turn out to precede the terminator.
-  const bool fits = len_ < kMaxLineBytes || (len_ == kMaxLineBytes && b == '\r');
-  if (!fits) {
+  if (len_ == kMaxLineBytes) {
     len_ = 0;
     state_ = State::kDiscard;
     handler_.OnLineTooLong();

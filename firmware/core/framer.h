@@ -1,5 +1,5 @@
 // Byte-at-a-time framing of the host->device stream (PROTOCOL.md "Framing"): command lines
-// ended by '\n' (ours) or '%' (MLPerf Tiny), bounded and checked for bad bytes, and binary
+// ended by '\n', '\r' or "\r\n" (ours) or '%' (MLPerf Tiny), bounded and checked for bad bytes, and binary
 // payloads of a length announced by the previous command, with an inter-byte timeout.
 // The framer owns no payload memory: the handler points it at a static buffer.
 #ifndef KWS_CORE_FRAMER_H_
@@ -17,8 +17,8 @@ enum class Terminator { kNewline, kPercent };
 
 class FramerHandler {
  public:
-  // A non-empty line of printable ASCII (0x20-0x7e), 1..kMaxLineBytes bytes, its
-  // terminator and a '\r' before it removed. The handler may call ExpectPayload.
+  // A non-empty line of printable ASCII (0x20-0x7e), 1..kMaxLineBytes bytes, without its
+  // terminator. The handler may call ExpectPayload.
   virtual void OnLine(const char* line, size_t n, Terminator t) = 0;
   // kMaxLineBytes bytes arrived without a terminator; the rest of the line is dropped.
   virtual void OnLineTooLong() = 0;
@@ -52,8 +52,9 @@ class Framer {
 
   FramerHandler& handler_;
   State state_ = State::kLine;
-  char line_[kMaxLineBytes + 1];  // + a '\r' that may precede the terminator
+  char line_[kMaxLineBytes];
   size_t len_ = 0;
+  bool after_cr_ = false;  // the last byte was a '\r' that ended a line
   uint8_t* payload_ = nullptr;
   size_t want_ = 0;
   size_t got_ = 0;

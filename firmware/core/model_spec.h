@@ -36,6 +36,9 @@ struct DeviceConfig {
   const char* board;       // hil/boards.yaml key, e.g. "esp32"
   const char* fw_version;  // e.g. "1.0.0+<git sha>"
   bool latency_measured;   // true on boards (cycle counter); "estimated" otherwise
+  // The emulated Cortex-M4 (QEMU -icount): `us` counts emulated instructions at the board's
+  // clock, reported as latency=emulated (never a board time). Wins over latency_measured.
+  bool latency_emulated = false;
 };
 
 }  // namespace kws

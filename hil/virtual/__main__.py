@@ -1,7 +1,8 @@
-"""`python -m hil.virtual --board esp32`: a virtual board on a pty, speaking PROTOCOL.md.
+"""`python -m hil.virtual --board esp32`: the host board (the firmware itself, built as
+`kws_host_board`: firmware/core + firmware/tflm + TFLM's reference kernels) on a pty.
 
-The first stdout line is `PORT <path>`; the board serves until SIGTERM/SIGINT or until a
-`disconnect` fault closes the port.
+The first stdout line is `PORT <path>`; the board serves until SIGTERM/SIGINT. With
+`--fault`, a relay (hil/virtual/relay.py) between that pty and the firmware's injects it.
 """
 
 from __future__ import annotations
@@ -9,14 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import tempfile
 from pathlib import Path
 
 from hil.boards import BOARDS_FILE, board_facts, board_names
-from hil.version import firmware_version
-from hil.virtual.engine import Engine
-from hil.virtual.faults import KINDS, Faults, FaultyPort
-from hil.virtual.protocol import Device
-from hil.virtual.transport import PtyPort
+from hil.virtual.board import HostBoard
+from hil.virtual.faults import KINDS, Faults
 from ml.errors import KwsError, run_main
 
 log = logging.getLogger("hil.virtual")
@@ -33,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="model_settings.json (default: %(default)s)",
     )
     ap.add_argument("--model", type=Path, help="int8 .tflite (default: next to --settings)")
-    ap.add_argument("--fault", choices=KINDS, help="inject this fault")
+    ap.add_argument("--fault", choices=KINDS, help="inject this fault (through the relay)")
     ap.add_argument(
         "--fault-after",
         type=int,
@@ -43,9 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--fw", default=None, help="firmware version to report")
     ap.add_argument(
-        "--lazy-frontend",
-        action="store_true",
-        help="load the front-end at the first audio command (faster start)",
+        "--plant",
+        choices=("frontend", "output"),
+        help="test hook: one front-end feature or one model output off by one",
     )
     ap.add_argument(
         "--boards-file", type=Path, default=BOARDS_FILE, help="board facts (default: %(default)s)"
@@ -58,42 +57,34 @@ def main(argv: list[str] | None = None) -> int:
     board_facts(args.board, args.boards_file)  # unknown board: one line naming the choices
     if args.fault_after < 0:
         raise KwsError(f"--fault-after must be >= 0, got {args.fault_after}")
-    engine = Engine(args.board, args.settings, args.model, args.boards_file)
-    if engine.boot_error is None and not args.lazy_frontend:
-        engine.warm_up()  # TensorFlow's first call takes seconds; not inside a command
-    faults = Faults(args.fault, args.fault_after)
-    port = PtyPort()
 
     def stop(signum: int, _frame: object) -> None:
-        # unwinds whatever the board is doing (even a slow-link write); `finally` closes
-        raise SystemExit(0)
+        raise SystemExit(0)  # unwinds whatever we are doing; `finally` stops the firmware
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    with tempfile.TemporaryDirectory(prefix="kws-host-board-") as tmp:
+        board = HostBoard(
+            args.board,
+            args.settings,
+            args.model,
+            fw=args.fw,
+            plant=args.plant,
+            workdir=Path(tmp),
+            boards_file=args.boards_file,
+        )
+        try:
+            log.info("%s host board on %s (fault=%s)", args.board, board.port, args.fault)
+            if args.fault is None:
+                print(f"PORT {board.port}", flush=True)
+                assert board.proc is not None
+                code = board.proc.wait()
+                raise KwsError(f"host board {args.board}: firmware exited ({code})")
+            from hil.virtual.relay import serve
 
-    log.info(
-        "%s virtual board on %s (fault=%s after %d)",
-        args.board,
-        port.path,
-        args.fault,
-        args.fault_after,
-    )
-    try:
-        # boot first: like a real board's, the banner is said before anyone opens the port
-        device = Device(engine, FaultyPort(port, faults), args.fw or firmware_version(), faults)
-        print(f"PORT {port.path}", flush=True)
-        device.serve()
-        if port.unplugged:
-            # stay "unplugged" (our slave fd keeps the pts number from being reused by another
-            # board) until we are stopped, as a board lying on the bench would
-            log.info(
-                "%s virtual board on %s unplugged; waiting to be stopped", args.board, port.path
-            )
-            while True:
-                signal.pause()
-    finally:
-        port.close()
-    log.info("%s virtual board on %s stopped", args.board, port.path)
+            serve(board, Faults(args.fault, args.fault_after))
+        finally:
+            board.stop()
     return 0
 
 

@@ -150,8 +150,9 @@ KWS_TEST(FieldClipBadArgs) {
   for (const char* cmd : bad) {
     c.f.Send(cmd);
     const bool is_clip = std::strncmp(cmd, "clip ", 5) == 0;
-    EXPECT_STREQ(c.f.Out(), is_clip ? "e-bad-args cmd=clip\r\nm-ready\r\n"
-                                    : "e-bad-args cmd=clipband\r\nm-ready\r\n");
+    EXPECT_STREQ(c.f.Out(), is_clip ? "e-bad-args cmd=clip args=none\r\nm-ready\r\n"
+                                    : "e-bad-args cmd=clipband lo=-128-127 hi=-128-127|off\r\n"
+                                      "m-ready\r\n");
   }
   c.f.Send("clipband\n");  // the band did not change
   EXPECT_STREQ(c.f.Out(), "m-clipband state=off\r\nm-ready\r\n");
