@@ -70,6 +70,8 @@ case $board in
     flags="-I$sketch/src/core -I$sketch/src/tflm -I$sketch/src/generated"
     flags+=" -DKWS_MODEL_BUDGET_BYTES=$model_budget -DKWS_ARENA_BUDGET_BYTES=$arena_budget"
     flags+=" -DKWS_NANO33BLE_SENSE=${KWS_SENSE:-0}"
+    # Provenance in the reported firmware version (build_stamp.sh; no spaces in it)
+    flags+=" -DKWS_BUILD_STAMP=\"$(bash "$here/build_stamp.sh")\""
     arduino-cli compile --fqbn arduino:mbed_nano:nano33ble --output-dir "$out" \
       --build-property "compiler.cpp.extra_flags=$flags" "$sketch"
     echo "firmware: $out/kws_nano33ble.ino.bin"

@@ -10,9 +10,7 @@ hil/results/<board>/. Figures a virtual board estimates are recorded as estimate
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,8 @@ import pytest
 from hil.boards import board_facts
 from hil.client import Client
 from hil.lock import PortLock
-from hil.metrics import record, write_metrics
-from hil.version import firmware_version
+from hil.metrics import write_metrics
+from hil.suite import Hil
 from ml.params import load_params
 
 RESULTS = Path("hil/results")
@@ -47,41 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
     board = config.getoption("board", None)
     if board and not config.option.xmlpath:
         config.option.xmlpath = str(Path(config.getoption("results")) / board / "junit.xml")
-
-
-@dataclass
-class Hil:
-    """Everything a HIL test needs besides the board itself."""
-
-    board: str
-    port: str
-    facts: dict[str, Any]
-    params: dict[str, Any]
-    settings: dict[str, Any]
-    manifest: dict[str, Any]
-    features: dict[str, np.ndarray]
-    audio: dict[str, np.ndarray]
-    results: Path
-    fw_version: str = field(default_factory=firmware_version)
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def metric(self, name: str, value: float, unit: str, estimated: bool = False) -> None:
-        """Record a figure; `estimated`: not measured on the board (a virtual board's time)."""
-        self.metrics = [m for m in self.metrics if m["name"] != name]
-        self.metrics.append(record(name, float(value), unit, estimated))
-
-    @property
-    def frames(self) -> int:
-        return int(self.settings["input"]["shape"][1])
-
-    @property
-    def channels(self) -> int:
-        return int(self.settings["input"]["shape"][2])
-
-    @property
-    def threshold_int8(self) -> int:
-        return int(self.settings["recognizer"]["detection_threshold"]) - 128
 
 
 def _missing(path: Path) -> None:
@@ -174,14 +137,3 @@ def synced_dut(dut: Any, hil: Hil, port_lock: PortLock) -> Any:
 def is_virtual(client: Client) -> bool:
     """Host boards report estimated latency and emulated ones emulated; real ones measure it."""
     return client.identity()["latency"] in ("estimated", "emulated")
-
-
-def expected_label(hil: Hil, i: int) -> int:
-    """The reference's top index for golden vector i (first index on ties, as argmax)."""
-    return int(np.argmax(hil.features["expected"][i]))
-
-
-def timed(fn: Any, *args: Any) -> tuple[Any, float]:
-    t = time.monotonic()
-    out = fn(*args)
-    return out, time.monotonic() - t

@@ -16,18 +16,13 @@ from __future__ import annotations
 import argparse
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 from hil.boards import board_facts
+from hil.suite_cmd import SUITES, pytest_cmd
 from ml.errors import KwsError, run_main
 
 log = logging.getLogger("hil.deploy")
-SUITES = {
-    "smoke": ["hil/test_smoke.py"],
-    "acceptance": ["hil/test_acceptance.py"],
-    "all": ["hil/test_smoke.py", "hil/test_acceptance.py"],
-}
 
 
 class DeployError(KwsError):
@@ -96,14 +91,10 @@ def suite(
     params: Path,
     results: Path,
 ) -> int:
-    cmd = [
-        sys.executable, "-m", "pytest", *SUITES[which], "-q", "-p", "no:cacheprovider",
-        "-o", "junit_family=xunit1", "--embedded-services", "serial",
-        "--port", port, "--board", board, "--settings", str(settings),
-        "--vectors", str(vectors), "--results", str(results), "--params", str(params),
-        "-W", "ignore::pytest.PytestExperimentalApiWarning",
-        "--junitxml", str(results / board / f"junit-{which}.xml"),
-    ]  # fmt: skip
+    cmd = pytest_cmd(
+        board, port, settings=settings, vectors=vectors, results=results, params=params,
+        suite=which,
+    )  # fmt: skip
     return subprocess.run(cmd, check=False).returncode
 
 

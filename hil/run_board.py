@@ -16,7 +16,7 @@ from hil.boards import board_facts, board_names
 from hil.flash import check_image, flash
 from hil.lock import PortLock
 from hil.metrics import table
-from hil.run_virtual import pytest_cmd
+from hil.suite_cmd import pytest_cmd
 from ml.errors import KwsError, run_main
 from ml.params import load_params
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from hil import proc
 from hil.boards import board_facts, board_names
 from hil.metrics import table
+from hil.suite_cmd import pytest_cmd
 from ml.errors import KwsError, run_main
 
 log = logging.getLogger("hil.run_virtual")
@@ -65,29 +66,6 @@ class VirtualBoard:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def pytest_cmd(
-    board: str,
-    port: str,
-    *,
-    settings: Path,
-    vectors: Path,
-    results: Path,
-    params: Path,
-    timeout_s: float | None = None,
-) -> list[str]:
-    """The suites' pytest command; `timeout_s`: pytest-timeout's bound on each test."""
-    bound = ["--timeout", f"{timeout_s:g}"] if timeout_s else []
-    return [
-        sys.executable, "-m", "pytest", "hil", "-q", "-p", "no:cacheprovider",
-        "-o", "junit_family=xunit1", "--embedded-services", "serial",
-        "--port", port, "--board", board, "--settings", str(settings),
-        "--vectors", str(vectors), "--results", str(results), "--params", str(params),
-        "-W", "ignore::pytest.PytestExperimentalApiWarning",
-        "-p", "tests.ci_skips",  # CI=true: only hardware/toolchain skips pass
-        "--junitxml", str(results / board / "junit.xml"), *bound,
-    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

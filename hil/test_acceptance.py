@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tqdm import tqdm
 
-from hil.conftest import Hil
+from hil.suite import Hil
 
 KNOWN_FRONTEND_DIFFS = Path(__file__).with_name("frontend_known_diffs.json")
 CLOCK_TOLERANCE = 0.01  # a board's uptime may drift this much from the host's clock

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from hil.client import Client
-from hil.run_virtual import VirtualBoard, pytest_cmd
+from hil.run_virtual import VirtualBoard
+from hil.suite_cmd import pytest_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +108,26 @@ def test_truncated_model_is_refused_by_the_firmwares_verifier(pipeline, tmp_path
         assert client.identity()["model_sha256"] == s["model"]["sha256"]
         assert client.command("labels").errors == ["e-not-ready reason=model-schema"]
         client.close()
+
+
+def test_host_board_reports_its_build_stamp(pipeline):
+    """Provenance is stamped by the firmware build (git sha, UTC build time), not the export."""
+    from hil.version import firmware_version, matches, split_stamp
+
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    settings = pipeline / "firmware/generated/model_settings.json"
+    with VirtualBoard("esp32", settings, []) as vb:
+        client = Client(vb.port, timeout_s=20.0, name="esp32")
+        try:
+            fw = client.sync()["fw"]
+        finally:
+            client.close()
+    assert matches(fw, firmware_version()), fw
+    stamp = split_stamp(fw)[1]
+    assert stamp.startswith(f"+g{head or 'nogit'}"), (fw, head)
+    export = pipeline / "firmware/generated"
+    assert not any(head and head in f.read_text() for f in export.glob("*.[hj]*"))  # not there
+    assert not matches("1.0.0+g123.20261130T000000Z", "1.0.0")  # a malformed stamp is caught
+    assert not matches(fw, "9.9.9")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hil import proc
 from hil.boards import board_facts
-from hil.run_virtual import pytest_cmd
+from hil.suite_cmd import pytest_cmd
 
 # a leader that waits on a helper which ignores SIGTERM (only SIGKILL of the group ends it)
 STUBBORN = "trap '' TERM; sleep 300 & echo $! > \"$0\"; wait"
