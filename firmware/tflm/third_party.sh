@@ -48,7 +48,11 @@ fetch() {  # <name> <repo> <commit> <sha256>
   else
     echo "third_party: fetching $repo at $commit" >&2
     git -C "$dest.tmp" init -q "$name.git"
-    git -C "$dest.tmp/$name.git" fetch -q --depth 1 "$repo" "$commit"
+    git -C "$dest.tmp/$name.git" fetch -q --depth 1 "$repo" "$commit" 2>/dev/null || {
+      echo "error: $name: cannot fetch $repo at $commit (no network?): put the archives of $lock in a folder and set KWS_THIRD_PARTY=<folder> (../shared/third_party is found by itself)" >&2
+      rm -rf "$dest.tmp"
+      exit 1
+    }
     git -C "$dest.tmp/$name.git" archive --prefix="$name/" FETCH_HEAD | tar -x -C "$dest.tmp"
     rm -rf "$dest.tmp/$name.git"
   fi
