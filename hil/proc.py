@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,3 +76,29 @@ def wait(proc: subprocess.Popen, timeout_s: float) -> int | None:
     except BaseException:  # Ctrl-C: the child is in its own session and did not get it
         kill_group(proc)
         raise
+
+
+def first_line(proc: subprocess.Popen, timeout_s: float) -> str:
+    """The child's first stdout line (a board's `PORT <pty>`), or what it printed before it
+    exited or `timeout_s` passed; never blocks past the deadline."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    end, buf = time.monotonic() + timeout_s, b""
+    while time.monotonic() < end and b"\n" not in buf:
+        if select.select([fd], [], [], 0.2)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:  # the child exited before printing a line
+                break
+            buf += chunk
+    return buf.split(b"\n", 1)[0].decode(errors="replace")
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM a child that is still running, SIGKILL it after `grace_s`; reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import select
 import subprocess
 import sys
 import time
@@ -37,29 +35,14 @@ class VirtualBoard:
         self.port = self._read_port()
 
     def _read_port(self) -> str:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        end, buf = time.monotonic() + START_TIMEOUT_S, b""
-        while time.monotonic() < end and b"\n" not in buf:
-            if select.select([fd], [], [], 0.2)[0]:
-                chunk = os.read(fd, 4096)
-                if not chunk:  # the board exited before printing its port
-                    break
-                buf += chunk
-        first = buf.split(b"\n", 1)[0].decode(errors="replace")
+        first = proc.first_line(self.proc, START_TIMEOUT_S)
         if first.startswith("PORT "):
             return first.split(" ", 1)[1].strip()
         self.stop()
         raise KwsError(f"virtual {self.board}: did not come up (exit {self.proc.returncode})")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        proc.stop(self.proc)
 
     def __enter__(self) -> VirtualBoard:
         return self

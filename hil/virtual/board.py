@@ -10,12 +10,11 @@ import hashlib
 import json
 import logging
 import os
-import select
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
+from hil import proc as bounded
 from hil.boards import BOARDS_FILE, board_facts
 from ml.errors import KwsError
 
@@ -193,16 +192,7 @@ class HostBoard:
     def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
         """Another instance of this board's firmware, booted: (process, pty)."""
         proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE)
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        end, buf = time.monotonic() + START_TIMEOUT_S, b""
-        while time.monotonic() < end and b"\n" not in buf:
-            if select.select([fd], [], [], 0.2)[0]:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                buf += chunk
-        first = buf.split(b"\n", 1)[0].decode(errors="replace")
+        first = bounded.first_line(proc, START_TIMEOUT_S)
         if not first.startswith("PORT "):
             proc.kill()
             proc.wait()
@@ -216,10 +206,5 @@ class HostBoard:
         return port
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            bounded.stop(self.proc)
