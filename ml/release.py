@@ -38,6 +38,7 @@ from typing import Any
 from hil.boards import board_names
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic
+from ml.redact import redact_uri
 
 log = logging.getLogger("ml.release")
 TAG_RE = re.compile(r"^v\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
@@ -140,13 +141,13 @@ def read_metrics(model_dir: Path) -> dict[str, Any]:
 
 
 def candidate_for(sha: str, commit: str) -> dict[str, Any]:
-    from ml import register
+    from ml import registry
 
-    cand = register.version_by_alias("candidate")
+    cand = registry.version_by_alias("candidate")
     if cand is None:
         raise ReleaseError(
-            f"MLflow {register.tracking_uri()}: no version of '{register.MODEL_NAME}' has "
-            "alias 'candidate' (run the pipeline's register stage)"
+            f"MLflow {redact_uri(registry.tracking_uri())}: no version of "
+            f"'{registry.MODEL_NAME}' has alias 'candidate' (run the pipeline's register stage)"
         )
     tags = cand["tags"]
     if tags.get("model_sha256") != sha:
@@ -200,10 +201,10 @@ def build(tag: str, model_dir: Path, out_root: Path) -> Path:
     shutil.copyfile(model_dir / "params.yaml", tmp / "params.yaml")
     with tarfile.open(tmp / "hil-vectors.tar.gz", "w:gz") as tar:
         tar.add(model_dir / "vectors", arcname="vectors")
-    from ml import register
+    from ml import registry
 
     try:
-        register.download_model_card(cand["run_id"], tmp / "model_card.md")
+        registry.download_model_card(cand["run_id"], tmp / "model_card.md")
     except KwsError as exc:
         raise ReleaseError(f"model card of run {cand['run_id']}: {exc}") from None
     write_json_atomic(
@@ -350,9 +351,9 @@ def deploy(bundle: Path, stage: str, results: Path) -> None:
         if rc != 0:
             raise ReleaseError(f"{stage}: board {board} on {port}: {suite} suite failed")
         hd.check_id(board, port, info["model_sha256"])
-    from ml import register
+    from ml import registry
 
-    register.move_alias(stage, int(info["mlflow"]["version"]), info["model_sha256"])
+    registry.move_alias(stage, int(info["mlflow"]["version"]), info["model_sha256"])
     line = (
         f"{stage}: {info['tag']} on {', '.join(ports)} ({suite} passed); MLflow alias "
         f"{stage} -> version {info['mlflow']['version']} (model {info['model_sha256'][:12]})"
