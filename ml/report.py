@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from hil.boards import BOARDS_FILE
+from ml.bundle import gate_results
 from ml.errors import KwsError, run_main
-from ml.release import gate_results
 
 log = logging.getLogger("ml.report")
 MARKER = "<!-- kws-pr-report -->"
