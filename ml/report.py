@@ -7,7 +7,8 @@ Sections: `dvc params diff` and `dvc metrics diff` against the base; per-board b
 old -> new (model, arena, RAM, board image flash where built, estimated latency) with rows
 over budget marked; quality gates; virtual-HIL results (hil/results/<board>/); plots as PNG
 images under build/report/ (per-class recall old vs new, budget use old vs new, confusion
-matrix, training curves when the pipeline ran here); the MLflow run. Printed as Markdown,
+matrix, training curves when the pipeline ran here); the MLflow version of the exported model
+(found by its sha256; ml/registry.py). Printed as Markdown,
 written to build/report/report.md and appended to $GITHUB_STEP_SUMMARY when set.
 """
 
@@ -27,11 +28,12 @@ import yaml
 from hil.boards import BOARDS_FILE
 from ml.bundle import gate_results
 from ml.errors import KwsError, run_main
+from ml.pr_comment import MARKER, comment
+from ml.report_budget import budget_chart, budget_table
 
 log = logging.getLogger("ml.report")
-MARKER = "<!-- kws-pr-report -->"
 METRICS = Path("metrics/evaluate.json")
-REGISTRY = Path("metrics/registry.json")
+SETTINGS = Path("firmware/generated/model_settings.json")
 
 
 class ReportError(KwsError):
@@ -86,58 +88,6 @@ def json_at(ref: str | None, path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def image_bytes(board: str) -> int | None:
-    """The board app's flash size when it was built here (firmware/build_board.sh output)."""
-    root = Path("build/firmware") / board
-    if board == "esp32":
-        app = sorted(root.glob("*.bin")) if root.is_dir() else []
-        app = [p for p in app if "bootloader" not in p.name and "partition" not in p.name]
-    else:
-        app = sorted(root.glob("*.ino.bin")) if root.is_dir() else []
-    return app[0].stat().st_size if app else None
-
-
-def board_rows(board: str, facts: dict[str, Any], old: dict[str, Any], new: dict[str, Any]):
-    """(figure, old, new, budget, over) rows for one board."""
-
-    def b(m: dict[str, Any], key: str) -> Any:
-        v = m.get(board)
-        return v.get(key) if isinstance(v, dict) else None
-
-    flash = image_bytes(board)
-    return [
-        ("model (bytes)", old.get("model_bytes"), new.get("model_bytes"),
-         facts.get("model_budget_bytes")),
-        ("tensor arena (bytes)", old.get("arena_bytes"), new.get("arena_bytes"),
-         facts.get("arena_budget_bytes")),
-        ("RAM (bytes)", b(old, "ram_bytes"), b(new, "ram_bytes"), facts.get("ram_budget_bytes")),
-        ("board image flash (bytes)", None, flash if flash is not None else "not built here",
-         facts.get("flash_budget_bytes")),
-        ("est. latency (ms, lower bound)", b(old, "est_latency_ms"), b(new, "est_latency_ms"),
-         facts.get("latency_bound_ms")),
-    ]  # fmt: skip
-
-
-def fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:,.1f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
-
-
-def budget_table(boards: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> str:
-    lines = ["| board | figure | base | this PR | budget | |", "|---|---|---:|---:|---:|---|"]
-    for board, facts in boards.items():
-        for name, o, n, budget in board_rows(board, facts, old, new):
-            over = isinstance(n, (int, float)) and budget is not None and n > budget
-            mark = "**OVER BUDGET**" if over else ("ok" if isinstance(n, (int, float)) else "")
-            lines.append(f"| {board} | {name} | {fmt(o)} | {fmt(n)} | {fmt(budget)} | {mark} |")
-    return "\n".join(lines)
-
-
 def gates_section(new: dict[str, Any]) -> tuple[str, bool]:
     res = gate_results(new)
     if not res:
@@ -166,44 +116,11 @@ def plots(
     """The pipeline's DVC plots, base vs this change (ml.plots: training curves, per-class
     recall, confusion), and the per-board budget chart. Returns the images and the plots
     that could not be drawn (e.g. an image the base's DVC cache does not hold)."""
-    from ml.plots import collect, render_all, render_png
+    from ml.plots import collect, render_all
 
     problems: list[str] = []
     written, _ = render_all(collect([ref], problems), out)
-    rows = []
-    for board, facts in boards.items():
-        for name, o, n, budget in board_rows(board, facts, old, new):
-            if budget and isinstance(n, (int, float)):
-                figure = f"{board} {name.split(' (')[0]}"
-                if isinstance(o, (int, float)):
-                    rows.append({"figure": figure, "rev": "base", "pct": 100.0 * o / budget})
-                rows.append({"figure": figure, "rev": "this change", "pct": 100.0 * n / budget})
-    budgets = out / "budgets.png"
-    render_png(
-        {
-            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-            "title": "% of each board's budget (red: the budget)",
-            "width": 520,
-            "layer": [
-                {
-                    "data": {"values": rows},
-                    "mark": "bar",
-                    "encoding": {
-                        "y": {"field": "figure", "type": "nominal", "title": None},
-                        "yOffset": {"field": "rev"},
-                        "x": {"field": "pct", "type": "quantitative", "title": "% of budget"},
-                        "color": {"field": "rev", "type": "nominal", "title": None},
-                    },
-                },
-                {
-                    "data": {"values": [{"pct": 100}]},
-                    "mark": {"type": "rule", "color": "red"},
-                    "encoding": {"x": {"field": "pct", "type": "quantitative"}},
-                },
-            ],
-        },
-        budgets,
-    )
+    budgets = budget_chart(out / "budgets.png", boards, old, new)
     return [*written.values(), budgets], problems
 
 
@@ -228,6 +145,31 @@ def with_per_class(m: dict[str, Any], ref: str | None, metrics: Path) -> dict[st
     return m
 
 
+def mlflow_section(settings: Path) -> str:
+    """The registry's version of this change's model (by the export's sha256), if any."""
+    from ml import registry
+    from ml.redact import redact_uri
+
+    sha = json_at(None, settings).get("model", {}).get("sha256")
+    if not isinstance(sha, str):
+        return f"no {settings} (export stage not run)"
+    uri = registry.tracking_uri()
+    shown = f"model sha256 `{sha[:16]}`"
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return f"{shown}: no MLflow registry at {uri} (the register stage has not run here)"
+    try:
+        found = registry.versions_with_sha(sha)
+    except KwsError as exc:
+        return f"{shown}: {exc}"
+    if not found:
+        return f"{shown}: not registered at {redact_uri(uri)} (register runs after the gates)"
+    v = found[-1]  # the first version of these bytes: the one register keeps
+    return (
+        f"`{registry.MODEL_NAME}` version {v['version']}, run `{v['run_id']}`, {shown} "
+        f"({redact_uri(uri)})"
+    )
+
+
 def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
     ref = resolve_base(base)
     boards = yaml.safe_load(BOARDS_FILE.read_text())
@@ -240,17 +182,11 @@ def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
     metrics_md = table_or(dvc("metrics", "diff", ref, "--md"), "no metric changes")
     gates, gates_ok = gates_section(new)
     images, missing = plots(out, ref, boards, old, new)
-    reg = json_at(None, REGISTRY)
     link = os.environ.get("REPORT_ARTIFACT_URL")
     img_md = "\n".join(
         f"- [{p.name}]({link})" if link else f"![{p.stem}]({p.as_posix()})" for p in images
     ) + "".join(f"\n- not drawn: {m}" for m in missing)
-    mlflow = (
-        f"run `{reg.get('run_id')}`, `{reg.get('model_name')}` version {reg.get('version')} "
-        f"({reg.get('alias')}), model sha256 `{reg.get('model_sha256', '')[:16]}`"
-        if reg
-        else "no metrics/registry.json (register stage not run)"
-    )
+    mlflow = mlflow_section(SETTINGS)
     return f"""{MARKER}
 ## Model report: this change vs `{base}`
 
@@ -275,31 +211,6 @@ def build_report(base: str, out: Path, metrics: Path, results: Path) -> str:
 ### MLflow
 {mlflow}
 """
-
-
-def comment(pr: str, body_file: Path) -> None:
-    """Create or update the one comment carrying MARKER on the PR (gh api)."""
-    repo = os.environ.get("GITHUB_REPOSITORY")
-    if not repo or not pr.isdigit():
-        raise ReportError("report-comment: needs GITHUB_REPOSITORY and PR=<number>")
-    if not body_file.is_file():
-        raise ReportError(f"{body_file}: missing (run make report first)")
-    find = subprocess.run(
-        ["gh", "api", "--paginate", f"repos/{repo}/issues/{pr}/comments",
-         "--jq", f'.[] | select(.body | startswith("{MARKER}")) | .id'],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if find.returncode != 0:
-        raise ReportError(f"gh api: cannot list comments of PR {pr}")
-    ids = find.stdout.split()
-    target = (
-        ["-X", "PATCH", f"repos/{repo}/issues/comments/{ids[0]}"]
-        if ids
-        else ["-X", "POST", f"repos/{repo}/issues/{pr}/comments"]
-    )
-    done = subprocess.run(["gh", "api", *target, "-F", f"body=@{body_file}"], check=False)
-    if done.returncode != 0:
-        raise ReportError(f"gh api: cannot post the report on PR {pr}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,11 @@ def repo(tmp_path: Path, tiny_pipeline: Path) -> Path:
     per_class = tiny_pipeline / "metrics/plots/per_class.json"  # per-class figures: a plot
     shutil.copyfile(per_class, r / "metrics/plots/per_class.json")
     git(r, "commit", "-qam", "more epochs")
+    (r / "firmware/generated").mkdir(parents=True)  # the export of this change, untracked
+    shutil.copyfile(
+        tiny_pipeline / "firmware/generated/model_settings.json",
+        r / "firmware/generated/model_settings.json",
+    )
     return r
 
 
@@ -78,6 +83,36 @@ def test_report_against_head_1(repo: Path, tmp_path: Path):
     assert {"metrics_plots_per_class.json.png", "budgets.png"} <= {p.name for p in images}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in images)
     assert (out / "summary.md").read_text().strip() == md.strip()
+    sha = json.loads((repo / "firmware/generated/model_settings.json").read_text())["model"]
+    mlflow = md.split("### MLflow\n", 1)[1].strip()
+    assert mlflow == (
+        f"model sha256 `{sha['sha256'][:16]}`: no MLflow registry at sqlite:///mlflow.db "
+        "(the register stage has not run here)"
+    )
+
+
+def test_mlflow_section_names_the_first_version_of_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml import registry, report
+
+    settings = tmp_path / "model_settings.json"
+    settings.write_text(json.dumps({"model": {"sha256": "ab" * 32}}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://bob:pw@mlflow.example")
+    seen = []
+
+    def versions(sha: str) -> list[dict]:
+        seen.append(sha)
+        return [{"version": 7, "run_id": "r7"}, {"version": 3, "run_id": "r3"}]
+
+    monkeypatch.setattr(registry, "versions_with_sha", versions)
+    assert report.mlflow_section(settings) == (
+        "`kws` version 3, run `r3`, model sha256 `abababababababab` (https://***@mlflow.example)"
+    )
+    assert seen == ["ab" * 32]
+    assert report.mlflow_section(tmp_path / "none.json") == (
+        f"no {tmp_path / 'none.json'} (export stage not run)"
+    )
 
 
 def test_report_needs_a_base_that_exists(repo: Path, tmp_path: Path):
