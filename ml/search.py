@@ -6,7 +6,7 @@
 
 `run` walks the candidates of `ml.search_space` in a seeded order, rejects those whose model,
 arena or RAM would not fit the boards (`ml.search_shape`: a shape-only int8 build), and runs
-each of the first `budget` that fit as a DVC experiment in the workspace:
+each of the first `budget` that fit as a DVC experiment in the workspace (`ml.search_exp`):
 `dvc exp run -n <name> -S key=value ... evaluate` (train -> quantize -> evaluate, the normal
 stages). Each finished candidate appends a line to `<out>/results.jsonl`, so an interrupted
 search resumes where it stopped; params.yaml and dvc.lock are put back after every
@@ -21,9 +21,6 @@ import argparse
 import json
 import logging
 import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,26 +30,16 @@ import yaml
 from tqdm import tqdm
 
 from ml import budget
-from ml.errors import KwsError, run_main
-from ml.fsutil import read_json_object
+from ml.errors import run_main
 from ml.params import DEFAULT_PARAMS, load_params
+from ml.search_exp import SearchError, Workspace, dvc, run_candidate
 from ml.search_shape import Limits, ShapeCache, check
-from ml.search_space import Candidate, candidates, describe, exp_name, set_args
+from ml.search_space import Candidate, candidates, describe, exp_name
 
 log = logging.getLogger(__name__)
 DEFAULT_OUT = Path("build/search")
 RESULTS = "results.jsonl"
-# What `dvc exp run` leaves holding the last experiment, put back after each one: the
-# params and lock files, and every file under the stages' uncached outputs' folders (metrics,
-# dvclive's per-epoch plots and summary, reports). Whole folders, so a file a stage starts
-# writing later is covered too; the DVC-cached outputs come back with `dvc checkout` at the end.
-RESTORE_FILES = ("params.yaml", "dvc.lock")
-RESTORE_DIRS = ("metrics", "reports")
 TARGET_STAGE = "evaluate"
-
-
-class SearchError(KwsError):
-    """The search cannot start or an input of it is unusable."""
 
 
 def read_results(path: Path) -> dict[str, dict[str, Any]]:
@@ -144,94 +131,6 @@ def select(
         else:
             chosen.append(c)
     return chosen, rejected
-
-
-class Workspace:
-    """Keeps a copy of params.yaml, dvc.lock, metrics/ and reports/ and puts them back (also
-    after a crash: the copy stays on disk until it has been restored)."""
-
-    def __init__(self, root: Path, out: Path) -> None:
-        self.root, self.saved = root, out / "workspace"
-
-    def _files(self) -> list[Path]:
-        """Relative paths of the files kept now in the workspace."""
-        found = [Path(n) for n in RESTORE_FILES if (self.root / n).is_file()]
-        for d in RESTORE_DIRS:
-            top = self.root / d
-            if top.is_dir():
-                found += sorted(f.relative_to(self.root) for f in top.rglob("*") if f.is_file())
-        return found
-
-    def save(self) -> None:
-        if self.saved.is_dir():  # an earlier search was killed mid-experiment
-            log.info("restoring params.yaml/dvc.lock left by an interrupted search")
-            self.restore()
-        tmp = self.saved.with_name("workspace.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for rel in self._files():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(self.root / rel, tmp / rel)
-        tmp.rename(self.saved)
-
-    def restore(self) -> None:
-        kept = {f.relative_to(self.saved) for f in self.saved.rglob("*") if f.is_file()}
-        for rel in self._files():
-            if rel not in kept:  # the experiment created it
-                (self.root / rel).unlink()
-        for rel in sorted(kept):
-            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(self.saved / rel, self.root / rel)
-        shutil.rmtree(self.saved, ignore_errors=True)
-
-
-def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("dvc")
-    cmd = [str(exe) if exe.exists() else "dvc", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-
-
-_ERROR_LINE = re.compile(r"^(ERROR|error)\b|^\w*(Error|Exception)\b")
-
-
-def failure_summary(output: str, returncode: int) -> str:
-    """One line from a failed run's output: its error lines (a stage's `error: ...` and
-    DVC's `ERROR: ...`, or a traceback's last line), else its last line."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    errors = list(dict.fromkeys(ln for ln in lines if _ERROR_LINE.search(ln)))
-    picked = errors[-3:] or lines[-1:] or [f"dvc exit {returncode}"]
-    return "; ".join(picked)[:600]
-
-
-def run_candidate(root: Path, c: Candidate, stage: str, logs: Path) -> dict[str, Any]:
-    """One `dvc exp run` in the workspace; the record of its figures (or its failure).
-
-    The run's full output goes to `<logs>/<exp>.log`; a failure's record names that file
-    and keeps the output's error lines, so the cause is on the search's own error line.
-    """
-    name = exp_name(c)
-    dvc("exp", "remove", name, cwd=root)  # a half-recorded earlier attempt
-    start = time.monotonic()
-    cmd = ["exp", "run", "-n", name, *set_args(c), stage]
-    res = dvc(*cmd, cwd=root)
-    seconds = round(time.monotonic() - start, 1)
-    rec: dict[str, Any] = {"exp": name, "candidate": c, "label": describe(c), "run_s": seconds}
-    logs.mkdir(parents=True, exist_ok=True)
-    log_file = logs / f"{name}.log"
-    log_file.write_text(
-        f"$ dvc {' '.join(cmd)}\nexit {res.returncode}\n"
-        f"--- stderr\n{res.stderr}\n--- stdout\n{res.stdout}\n"
-    )
-    if res.returncode != 0:
-        rec["error"] = failure_summary(res.stderr + "\n" + res.stdout, res.returncode)
-        rec["log"] = str(log_file)
-        rec["stderr_tail"] = res.stderr.splitlines()[-40:]
-        return rec
-    metrics = root / "metrics/evaluate.json"
-    rec["metrics"] = read_json_object(metrics, "evaluate metrics", SearchError)
-    train = root / "metrics/train.json"
-    rec["train"] = json.loads(train.read_text()) if train.is_file() else {}
-    return rec
 
 
 def run(args: argparse.Namespace) -> int:

@@ -127,7 +127,7 @@ def test_tc_resnet_converts_to_firmware_ops_only() -> None:
 
 
 def test_workspace_puts_back_params_lock_metrics_and_reports(tmp_path: Path) -> None:
-    from ml.search import Workspace
+    from ml.search_exp import Workspace
 
     root, out = tmp_path / "repo", tmp_path / "repo/build/search"
     files = {
@@ -173,7 +173,7 @@ def test_default_model_is_the_one_dvc_lock_recorded() -> None:
 
 
 def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
-    from ml.search import failure_summary
+    from ml.search_exp import failure_summary
     from ml.search_report import write_report
 
     boards = budget.load_boards(REPO / "hil/boards.yaml")
