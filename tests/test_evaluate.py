@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ml import evaluate, fa_stream, metrics_table
+from ml import eval_outputs, evaluate, fa_stream, metrics_table
 from ml.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def test_classification_by_hand() -> None:
     assert c["per_class"]["a"] == {"precision": 0.5, "recall": 0.5, "support": 2}
     assert c["per_class"]["b"] == {"precision": 0.6667, "recall": 1.0, "support": 2}
     assert c["per_class"]["c"] == {"precision": 1.0, "recall": 0.5, "support": 2}
-    records = evaluate.confusion_records(y, pred, labels)
+    records = eval_outputs.confusion_records(y, pred, labels)
     assert records[1] == {"actual": "a", "predicted": "b"}
     assert len(records) == 6
 
