@@ -123,8 +123,9 @@ nightly-report: ## Nightly: differences between the pinned and the latest runs (
 	@$(PYTHON_BOOT) tools/nightly_report.py build/nightly
 
 .PHONY: ci-local
-ci-local: setup ## The workflow files under act, offline: push, PR (branch, fork), tag release, rollback
-	@$(PY) tools/ci_local.py all
+CI_LOCAL ?= all
+ci-local: setup ## The workflow files under act, offline: push, PR (branch, fork), tag, rollback, nightly, drift [CI_LOCAL=<scenarios>]
+	@$(PY) tools/ci_local.py $(CI_LOCAL)
 
 .PHONY: ci-local-quick
 ci-local-quick: setup ## ci-local: fork PR (board jobs) and tag release (part of make test)

@@ -7,7 +7,12 @@ Scenarios (event files in .github/act-events/):
 - pr:       a pull request from a branch with the `hil` label: the same + the PR report;
 - fork:     a pull request from a fork with the `hil` label: no self-hosted job may run;
 - tag:      tag v0.1.0 (release.yml): rebuild + candidate check, staging, production, Release;
-- rollback: workflow_dispatch release=v0.1.0 (rollback.yml) after production was erased.
+- rollback: workflow_dispatch release=v0.1.0 (rollback.yml) after production was erased;
+- nightly:  the nightly schedule's fleet jobs (nightly.yml -j drift-alarm, with what it
+            needs): telemetry of the production boards and the drift check; no drift on
+            freshly booted boards, so no drift alarm is sent;
+- drift:    the same after the production boards heard only white noise: the drift check
+            fails the telemetry job and the drift-alarm job runs (it sends nothing under act).
 
 act maps every runner label to this machine. The pinned actions come from act-actions.tgz
 (extracted into build/ci-local/actions), Python from a tool cache whose 3.11 is this work
@@ -75,6 +80,8 @@ class Scenario:
     must_skip: set[str]
     inputs: dict[str, str] = field(default_factory=dict)
     jobs: list[str] = field(default_factory=list)  # act -j, one run each (with its needs)
+    must_fail: set[str] = field(default_factory=set)  # jobs whose failure is the point
+    noise_clips: int = 0  # white-noise clips fed to each board before act: a shifted fleet
 
 
 SCENARIOS = {
@@ -103,6 +110,15 @@ SCENARIOS = {
         f"rollback dispatch release={TAG}", "rollback.yml", "workflow_dispatch",
         "dispatch-rollback.json", {"rollback"}, set(), inputs={"release": TAG},
     ),
+    "nightly": Scenario(
+        "nightly schedule: fleet telemetry", "nightly.yml", "schedule", "schedule-nightly.json",
+        {"telemetry"}, {"drift-alarm", "run", "report"}, jobs=["drift-alarm"],
+    ),
+    "drift": Scenario(
+        "nightly schedule: a drifting fleet", "nightly.yml", "schedule", "schedule-nightly.json",
+        {"telemetry", "drift-alarm"}, {"run", "report"}, jobs=["drift-alarm"],
+        must_fail={"telemetry"}, noise_clips=60,
+    ),
 }  # fmt: skip
 # the virtual boards each scenario's self-hosted runners have
 ROLES = {
@@ -111,6 +127,8 @@ ROLES = {
     "fork": ["hil"],
     "tag": ["staging", "production"],
     "rollback": ["production"],
+    "nightly": ["production"],
+    "drift": ["production"],
 }
 # make test runs the fork PR's board jobs only (with what they need): the jobs make test
 # runs itself (lint, pytest, firmware, virtual HIL) would double its time.
@@ -206,6 +224,25 @@ class Boards:
                 self.env[var] = port
 
 
+def feed_noise(ports: list[str], clips: int) -> None:
+    """`audio` with white noise, `clips` times per board (after a reset: counters from zero)."""
+    import numpy as np
+
+    from hil.client import Client
+
+    rng = np.random.default_rng(7)
+    for port in ports:
+        client = Client(port, timeout_s=20.0, name="board")
+        try:
+            client.sync()
+            client.reset()
+            for _ in range(clips):
+                client.audio((rng.standard_normal(16000) * 3000).astype(np.int16))
+        finally:
+            client.close()
+    log(f"{clips} white-noise clips fed to each of {len(ports)} board(s)")
+
+
 def board_id(role: str, board: str) -> dict[str, str]:
     out = subprocess.run(
         [sys.executable, "-m", "hil.virtual.slot", "id", "--dir",
@@ -242,6 +279,21 @@ def workflow_jobs(workflow: str) -> dict[str, dict[str, Any]]:
             "skip_reason": (job.get("env") or {}).get("SKIP_UNDER_ACT", ""),
         }
     return jobs
+
+
+def with_needs(workflow: str, jobs: list[str]) -> set[str]:
+    """The jobs act -j runs: these and, transitively, the jobs they need."""
+    spec = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"]
+    out: set[str] = set()
+    todo = list(jobs)
+    while todo:
+        j = todo.pop()
+        if j in out or j not in spec:
+            continue
+        out.add(j)
+        needs = spec[j].get("needs", [])
+        todo += [needs] if isinstance(needs, str) else list(needs)
+    return out
 
 
 def act_cmd(
@@ -332,10 +384,13 @@ def report(sc: Scenario, results: dict[str, str]) -> list[str]:
             if jid in results and "ACT_LOCAL" in job["if"] and job.get("skip_reason"):
                 why = f"skipped under act: {job['skip_reason']}"
             print(f"  skipped  {jid:<16} {hosted:<12} {why}")
-    failed = sorted(j for j, r in results.items() if r == "failure")
+    failed = sorted(j for j, r in results.items() if r == "failure" and j not in sc.must_fail)
     if failed:
         problems.append(f"jobs failed: {', '.join(failed)}")
-    want_run = sc.must_run if not sc.jobs else set(sc.jobs) & sc.must_run
+    passed = sorted(j for j in sc.must_fail if results.get(j) != "failure")
+    if passed:
+        problems.append(f"should have failed: {', '.join(passed)}")
+    want_run = sc.must_run if not sc.jobs else with_needs(sc.workflow, sc.jobs) & sc.must_run
     missing = sorted(want_run - ran)
     if missing:
         problems.append(f"should have run: {', '.join(missing)}")
@@ -451,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                             cwd=ROOT, check=False, capture_output=True,
                         )  # fmt: skip
                 boards = Boards(stack, roles)
+                if sc.noise_clips and not args.dry_run:
+                    feed_noise(list(boards.env.values()), sc.noise_clips)
                 results: dict[str, str] = {}
                 for job in sc.jobs or [None]:
                     cmd = act_cmd(sc, actions, cache, boards, dry=args.dry_run, job=job)
