@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     facts = facts_for(args.board, args.boards_file, args.icount_shift)
     facts["model_sha256"] = model_sha256(args.model_settings)
+    facts["model_settings"] = str(args.model_settings.resolve()) if args.model_settings else ""
     args.out.mkdir(parents=True, exist_ok=True)
     write_if_changed(args.out / "kws_m4_memory.ld", linker_memory(facts))
     write_if_changed(args.out / "kws_m4_board.h", header(facts))

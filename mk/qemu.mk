@@ -5,10 +5,11 @@ FW_M4_BOARD := $(FW_BUILD)/m4/kws_m4_board
 
 ##@ Firmware
 .PHONY: m4-board
-m4-board: apt tflm-sources-m4 $$(FW_GENERATED_DEP) ## The emulated Cortex-M4 board image (build/firmware/m4/kws_m4_board): CMSIS-NN, Nano 33 BLE memory map; prints its sizes
+m4-board: apt tflm-sources-m4 $$(FW_GENERATED_DEP) ## The emulated Cortex-M4 board image (build/firmware/m4/kws_m4_board; + the planted-error test images): CMSIS-NN, Nano 33 BLE memory map; prints its sizes
 	$(call fw_m4_configure,-DKWS_THIRD_PARTY=$(FW_THIRD_PARTY_ABS))
 	@mkdir -p $(FW_BUILD)/m4; start=$$(date +%s); \
-	  if ! cmake --build $(FW_BUILD)/m4 -j2 --target kws_m4_board -- --no-print-directory \
+	  if ! cmake --build $(FW_BUILD)/m4 -j2 --target kws_m4_board kws_m4_board_plant_frontend \
+	    kws_m4_board_plant_output -- --no-print-directory \
 	    > $(FW_BUILD)/m4/m4-board.log 2>&1; then \
 	    grep -m1 '^error: kws_m4_board' $(FW_BUILD)/m4/m4-board.log >&2 || tail -n 30 $(FW_BUILD)/m4/m4-board.log >&2; \
 	    exit 1; fi; \
@@ -17,6 +18,8 @@ m4-board: apt tflm-sources-m4 $$(FW_GENERATED_DEP) ## The emulated Cortex-M4 boa
 
 ##@ HIL
 .PHONY: hil-qemu
-hil-qemu: setup $(HIL_ARTEFACTS) m4-board ## Smoke + acceptance on the emulated Cortex-M4 (QEMU mps2-an386, -icount); prints its table and image sizes
+hil-qemu: setup $(HIL_ARTEFACTS) m4-board ## Smoke + acceptance on the emulated Cortex-M4 (QEMU mps2-an386, -icount); prints its table and image sizes; planted errors must fail
 	@$(PY) -m hil.run_virtual --kind qemu --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/qemu
+	@$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/qemu_planted.py
+	@echo "hil-qemu: the planted front-end and output errors fail parity and agreement on the emulated board"
