@@ -37,18 +37,23 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${KWS_BOARDS_FILE
   ${_kws_repo}/hil/memory_map.py
   ${KWS_GENERATED_DIR}/model_settings.json)
 
+# Provenance (git sha, build time) in the reported version, re-stamped at every configure:
+# one small object shared by the images (a new stamp recompiles it, not board.cc).
 execute_process(COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/build_stamp.sh
   OUTPUT_VARIABLE _kws_stamp OUTPUT_STRIP_TRAILING_WHITESPACE)
+add_library(kws_m4_version OBJECT m4/version_stamp.cc)
+target_include_directories(kws_m4_version PRIVATE ${KWS_CORE_DIR})
+target_compile_options(kws_m4_version PRIVATE ${KWS_WARNINGS})
+target_compile_definitions(kws_m4_version PRIVATE "KWS_BUILD_STAMP=\"${_kws_stamp}\"")
 
 # kws_m4_board, and the test images with a planted one-value error (KWS_PLANT: 1 front-end,
 # 2 model output) for showing that the HIL checks fail on this board (tests/, not shipped).
 function(kws_m4_image name plant)
   add_executable(${name} m4/board.cc tflm/model_boot_generated.cc
-    ${KWS_GENERATED_DIR}/model_data.cc)
+    ${KWS_GENERATED_DIR}/model_data.cc $<TARGET_OBJECTS:kws_m4_version>)
   target_include_directories(${name} PRIVATE ${_kws_m4_gen} ${KWS_GENERATED_DIR})
   target_compile_options(${name} PRIVATE ${KWS_WARNINGS} -Wno-conversion)
-  target_compile_definitions(${name} PRIVATE "KWS_BUILD_STAMP=\"${_kws_stamp}\""
-    KWS_PLANT=${plant})
+  target_compile_definitions(${name} PRIVATE KWS_PLANT=${plant})
   target_link_libraries(${name} PRIVATE kws_tflm)
   target_link_options(${name} PRIVATE -nostartfiles -L${_kws_m4_gen}
     -T${CMAKE_CURRENT_SOURCE_DIR}/m4/board.ld -Wl,--gc-sections -Wl,-Map=${name}.map)
