@@ -115,4 +115,4 @@ bench: setup $$(BENCH_TARGETS) ## Measure speed and size targets; prints figures
 # a missing fragment is an error, not a silently smaller `make test`.
 TEST_TARGETS :=
 BENCH_TARGETS :=
-include mk/data.mk mk/ml.mk mk/transfer.mk mk/search.mk mk/firmware.mk mk/hil.mk mk/monitor.mk mk/ci.mk mk/bench.mk
+include mk/data.mk mk/ml.mk mk/transfer.mk mk/search.mk mk/firmware.mk mk/hil.mk mk/qemu.mk mk/monitor.mk mk/ci.mk mk/bench.mk

@@ -31,10 +31,13 @@ class Hil:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
-    def metric(self, name: str, value: float, unit: str, estimated: bool = False) -> None:
-        """Record a figure; `estimated`: not measured on the board (a virtual board's time)."""
+    def metric(
+        self, name: str, value: float, unit: str, estimated: bool = False, emulated: bool = False
+    ) -> None:
+        """Record a figure; `estimated`: not measured on the board (a virtual board's time);
+        `emulated`: counted by an emulator (the emulated Cortex-M4's instructions)."""
         self.metrics = [m for m in self.metrics if m["name"] != name]
-        self.metrics.append(record(name, float(value), unit, estimated))
+        self.metrics.append(record(name, float(value), unit, estimated, emulated))
 
     @property
     def frames(self) -> int:

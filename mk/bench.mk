@@ -9,7 +9,9 @@ bench-pipeline: setup ## Cold dvc repro from features, no-op repro time, .tflite
 BENCH_TARGETS += bench-data bench-pipeline
 
 .PHONY: bench-firmware
-bench-firmware: firmware-m4 ## Cortex-M4 section sizes (via firmware-m4) and 30 s of fuzzing (exec/s)
+bench-firmware: firmware-m4 m4-board ## Cortex-M4 section sizes (core; the whole emulated board image against the Nano's flash/RAM budgets) and 30 s of fuzzing (exec/s)
+	@echo "bench-firmware: the whole Cortex-M4 board image (core + TFLM + CMSIS-NN + model):"
+	@$(PY) -m hil.image_size $(FW_M4_BOARD)
 	@$(MAKE) fuzz FUZZ_SECONDS=30
 
 BENCH_TARGETS += bench-firmware

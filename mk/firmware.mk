@@ -47,16 +47,22 @@ firmware-test: apt tflm-sources $$(FW_GENERATED_DEP) ## Host build of firmware/c
 	@cd $(FW_BUILD)/host && ctest --output-on-failure
 	@echo "firmware-test: host tests passed (generated headers: $(GENERATED_DIR))"
 
-# FW_M4_TFLM=1 adds firmware/tflm with TFLM's CMSIS-NN kernels to the M4 build (not yet
-# verified under QEMU, so not part of make test).
+# FW_M4_TFLM=1 adds firmware/tflm with TFLM's CMSIS-NN kernels (and their tests) to the M4
+# build; the build dir keeps it once configured so (make m4-board does).
 FW_M4_TFLM ?= 0
 FW_M4_TFLM_ARGS = $(if $(filter 1,$(FW_M4_TFLM)),-DKWS_THIRD_PARTY=$(FW_THIRD_PARTY_ABS))
 
-.PHONY: firmware-m4
-firmware-m4: apt $(if $(filter 1,$(FW_M4_TFLM)),tflm-sources-m4) $$(FW_GENERATED_DEP) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes (FW_M4_TFLM=1: + firmware/tflm, CMSIS-NN)
+# The M4 build dir: firmware-m4 and the emulated board (m4-board, mk/qemu.mk) share it (TFLM
+# compiled once). $(1): extra cmake arguments.
+define fw_m4_configure
 	@cmake -S $(FW_CMAKE_SRC) -B $(FW_BUILD)/m4 -DCMAKE_BUILD_TYPE=MinSizeRel \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/firmware/m4/arm-none-eabi.cmake \
-	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) $(FW_M4_TFLM_ARGS) >/dev/null
+	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) -DKWS_PYTHON=$(abspath $(PY)) $(1) >/dev/null
+endef
+
+.PHONY: firmware-m4
+firmware-m4: apt $(if $(filter 1,$(FW_M4_TFLM)),tflm-sources-m4) $$(FW_GENERATED_DEP) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes (FW_M4_TFLM=1: + firmware/tflm, CMSIS-NN)
+	$(call fw_m4_configure,$(FW_M4_TFLM_ARGS))
 	@cmake --build $(FW_BUILD)/m4 -j2 -- --no-print-directory | { grep -Ev '^\[|^-- ' || true; }
 	@cd $(FW_BUILD)/m4 && ctest --output-on-failure
 	@echo "firmware-m4: sizes (arm-none-eabi-size, bytes)"

@@ -50,3 +50,18 @@ def test_estimated_latency_is_labelled_in_json_and_table(tmp_path):
     assert lines[-1].startswith("est. = estimated: MACs / (MACs per cycle x clock)")
     measured_only = table(tmp_path, ["nano33ble"]).splitlines()
     assert not any("est." in ln for ln in measured_only)
+
+
+def test_emulated_figures_are_labelled_and_instructions_shown_only_when_counted(tmp_path):
+    write_metrics(tmp_path / "nano33ble/metrics.json", [
+        record("latency_p50_ms", 3.5, "ms", emulated=True),
+        record("instructions_per_inference", 224000, "count", emulated=True),
+    ])  # fmt: skip
+    saved = json.loads((tmp_path / "nano33ble/metrics.json").read_text())
+    assert saved[0]["emulated"] is True and "estimated" not in saved[0]
+    lines = table(tmp_path, ["nano33ble"]).splitlines()
+    row = next(ln for ln in lines if ln.startswith("instructions/inference"))
+    assert row.split()[-2:] == ["224,000", "emu."]
+    assert lines[-1].startswith("emu. = emulated: instructions counted by QEMU (-icount)")
+    write_metrics(tmp_path / "esp32/metrics.json", [record("agreement", 1.0, "ratio")])
+    assert not any(ln.startswith("instructions/") for ln in table(tmp_path, ["esp32"]).splitlines())

@@ -99,7 +99,7 @@ def test_one_lock_across_flash_and_both_suites(pipeline, tmp_path, monkeypatch):
         .startswith(f"error: {vb.port}: still held by pid {job.pid} ")
     )
     junit = ET.parse(tmp_path / "results/esp32/junit.xml").getroot()
-    assert int(junit.find("testsuite").get("tests")) == 11  # smoke + acceptance
+    assert int(junit.find("testsuite").get("tests")) == 12  # smoke + acceptance + MLPerf
     assert "latency p50 (ms)" in out and " est." in out  # the virtual board's table
 
 

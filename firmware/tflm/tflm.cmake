@@ -70,6 +70,12 @@ target_include_directories(tflm SYSTEM PUBLIC
   ${KWS_TFLM_TREE}/third_party/kissfft)
 target_include_directories(tflm SYSTEM PRIVATE ${KWS_TFLM_SRC})
 if(KWS_M4)
+  # cortex_m_generic/micro_time.cc reads the DWT through a CMSIS device header the tree does
+  # not carry; TFLM's own PROJECT_GENERATION stubs instead (the firmware times inference
+  # through its Clock seam, never TFLM's profiler).
+  set_source_files_properties(
+    ${KWS_TFLM_TREE}/tensorflow/lite/micro/cortex_m_generic/micro_time.cc
+    PROPERTIES COMPILE_DEFINITIONS PROJECT_GENERATION)
   target_include_directories(tflm SYSTEM PUBLIC
     ${KWS_TFLM_TREE}/third_party/cmsis_nn
     ${KWS_TFLM_TREE}/third_party/cmsis_nn/Include

@@ -17,6 +17,7 @@ import signal
 
 from hil.virtual.board import HostBoard
 from hil.virtual.faults import Faults, FaultyPort
+from hil.virtual.qemu import QemuBoard
 from hil.virtual.transport import PortClosed, PtyPort
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def _write_all(fd: int, data: bytes, stall_s: float = 5.0) -> None:
             view = view[os.write(fd, view) :]
 
 
-def serve(board: HostBoard, faults: Faults) -> None:
+def serve(board: HostBoard | QemuBoard, faults: Faults) -> None:
     """Relays until stopped; prints `PORT <client pty>` once the firmware has booted."""
     client = PtyPort()
     port = FaultyPort(client, faults)
