@@ -199,6 +199,19 @@ def test_wrong_settings_schema_boots_into_safe_mode(model, tmp_path):
     assert ident["model_sha256"] == model[2]["model"]["sha256"]
 
 
+def test_non_numeric_settings_field_boots_into_safe_mode_naming_it(model, tmp_path):
+    """A settings value that is not a number is a bad image too (it was a traceback)."""
+    s = json.loads(json.dumps(model[2]))
+    s["frontend"]["sample_rate"] = "16k"
+    path = tmp_path / "model_settings.json"
+    path.write_text(json.dumps(s))
+    model_file = model[0].parent / model[2]["model"]["file"]
+    banner, refused, ident, _, _ = _boot_line(path, ["--model", str(model_file)])
+    assert banner == {"reason": "model-schema", "detail": "frontend.sample_rate"}
+    assert refused == ["e-not-ready reason=model-schema"]
+    assert ident["model_sha256"] == model[2]["model"]["sha256"]
+
+
 def test_cli_errors_are_one_line(tmp_path):
     def run(*args):
         p = subprocess.run(

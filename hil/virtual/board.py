@@ -64,6 +64,23 @@ def _need(s: dict[str, Any], path: Path, *keys: str) -> Any:
     return node
 
 
+def _number(s: dict[str, Any], path: Path, *keys: str, kind: type = int) -> Any:
+    """A numeric settings field, or one line naming it (never a traceback)."""
+    v = _need(s, path, *keys)
+    try:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError
+        return kind(v)
+    except ValueError:
+        name = ".".join(keys)
+        raise SettingsError(f"{path}: field '{name}' = {v!r} is not a number", name) from None
+
+
+def _count(v: Any) -> int:
+    """A positive integer fact of the settings, else 0 (then measured from the model)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
 def model_facts(s: dict[str, Any], blob: bytes) -> dict[str, Any]:
     """sha256, tensor arena size and MACs: from the settings, or measured as the pipeline's
     export measures them (a bring-your-own model's settings may leave them out)."""
@@ -72,7 +89,7 @@ def model_facts(s: dict[str, Any], blob: bytes) -> dict[str, Any]:
 
     m = s.get("model") or {}
     sha = str(m.get("sha256") or hashlib.sha256(blob).hexdigest())
-    arena = int(m.get("tensor_arena_size") or 0)
+    arena = _count(m.get("tensor_arena_size"))
     if not arena:
         try:
             ev = load_params(REPO / "params.yaml")["evaluate"]
@@ -81,7 +98,7 @@ def model_facts(s: dict[str, Any], blob: bytes) -> dict[str, Any]:
             )
         except KwsError:  # not an int8 model: the firmware's boot check says why
             arena = 10 * len(blob)
-    macs = int(m.get("macs") or 0)
+    macs = _count(m.get("macs"))
     if not macs:
         try:
             macs = tflm.count_macs(blob)
@@ -106,14 +123,14 @@ def settings_text(s: dict[str, Any], path: Path, facts: dict[str, Any]) -> str:
     if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
         raise SettingsError(f"{path}: field 'labels' must be a non-empty list of strings", "labels")
     fe = _need(s, path, "frontend")
-    rate = int(_need(s, path, "frontend", "sample_rate"))
-    clip = rate * int(_need(s, path, "frontend", "clip_duration_ms")) // 1000
+    rate = _number(s, path, "frontend", "sample_rate")
+    clip = rate * _number(s, path, "frontend", "clip_duration_ms") // 1000
     values: dict[str, Any] = {
         "labels": ",".join(labels),
         "frames": shape[1],
         "channels": shape[2],
-        "output_scale": repr(float(_need(s, path, "output", "scale"))),
-        "output_zero_point": _need(s, path, "output", "zero_point"),
+        "output_scale": repr(_number(s, path, "output", "scale", kind=float)),
+        "output_zero_point": _number(s, path, "output", "zero_point"),
         "clip_samples": clip,
         "arena_size": facts["tensor_arena_size"],
         "sha256": facts["sha256"],
