@@ -64,7 +64,6 @@ def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (root / "telemetry").mkdir()  # the monitor stage's store (telemetry.dvc): empty here
     shutil.copytree(tiny_pipeline / "data/speech_commands", root / "data/speech_commands")
     params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
-    params["dataset"]["path"] = "data/speech_commands"
     params["train"]["epochs"] = 5  # the stages' wiring is under test here, not accuracy
     params["evaluate"]["stream_minutes"] = 0.5
     # a 5-epoch model: the gates are opened here and closed by the gate test

@@ -238,7 +238,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("searchrepo")
     copy_pipeline(root, SEARCH_STAGES)
     params = resolved_params(REPO / "params.yaml")
-    params["dataset"]["path"] = "data/speech_commands"
     synth.synthesize(root / "data/speech_commands", params, workers=1, progress=False)
     params["train"]["epochs"] = 1  # the search's wiring is under test, not accuracy
     params["evaluate"].update(
