@@ -29,23 +29,25 @@ APT_STAMP := build/.apt-installed
 ##@ Main job
 .PHONY: demo
 demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
-	@# Sub-makes in sequence: GENERATED_DIR/VECTORS_DIR must see what repro just exported.
+	@# Sub-makes in sequence; the virtual boards get what repro just exported (PROFILE=full).
 	@$(MAKE) data-verified  # data.dvc from the remote, or regenerated and checked equal
 	@$(MAKE) repro
 	@$(MAKE) registry
-	@$(MAKE) hil-virtual
+	@$(MAKE) hil-virtual PROFILE=full
 	@echo; echo "== demo: the model's figures (metrics/evaluate.json) =="
 	@$(MAKE) metrics
 	@echo; echo "demo: done. Next:"
 	@echo "  make plots                           # PNG + offline HTML of curves and confusion matrix"
 	@echo "  vim params.yaml && make repro        # change something; only affected stages rerun"
 	@echo "  dvc metrics diff HEAD                # what the change did"
-	@echo "  make hil BOARD=esp32 PORT=/dev/ttyUSB0   # flash a real board, smoke + acceptance"
+	@echo "  make hil BOARD=esp32 PORT=/dev/ttyUSB0 PROFILE=full   # flash a real board, smoke + acceptance"
 
 ##@ Setup
 .PHONY: help
 help: ## Show this help (targets in the order of the work)
 	@awk -v COLOR=$$([ -t 1 ] && echo 1 || echo 0) -f tools/make-help.awk $(MAKEFILE_LIST)
+	@printf '  %-22s %s\n' 'PROFILE=tiny|full' "the model of the firmware, HIL and CI targets: tiny (default): \
+	make tiny's dvc.yaml run in $(TINY_DIR); full: make repro's (make demo uses it)"
 
 .PHONY: setup
 setup: $(VENV_STAMP) apt ## Create .venv and install Python and Debian dependencies (idempotent)
@@ -86,15 +88,31 @@ format: $(VENV_STAMP) ## Apply ruff's formatting and autofixes
 	@$(BIN)/ruff format ml hil tests tools
 
 ##@ Pipeline
-# Model artefacts for firmware and HIL: the pipeline's export when it has run, else a tiny
-# pipeline (python -m ml.tiny) on a tiny generated dataset, cached in build/tiny.
+# PROFILE: which run of dvc.yaml the firmware, HIL and CI targets take their model from.
+#   tiny (default): dvc.yaml with tiny params in the workspace build/tiny (`make tiny`:
+#                   minutes, from any fresh clone); the tests use it too.
+#   full:           dvc.yaml at the root (`make repro`): firmware/generated, hil/vectors.
+PROFILE ?= tiny
+ifneq ($(words $(filter tiny full,$(PROFILE))) $(words $(PROFILE)),1 1)
+$(error PROFILE must be tiny or full (got '$(PROFILE)'))
+endif
 TINY_DIR := build/tiny
-GENERATED_DIR ?= $(if $(wildcard firmware/generated/model_settings.h),firmware/generated,$(TINY_DIR)/firmware/generated)
-VECTORS_DIR ?= $(if $(wildcard hil/vectors/manifest.json),hil/vectors,$(TINY_DIR)/hil/vectors)
+# The profile's DVC workspace (the repository's layout), its outputs, and the target that
+# makes (tiny) or checks (full) them: none when GENERATED_DIR names other ones (CI's model).
+PROFILE_DIR := $(if $(filter tiny,$(PROFILE)),$(TINY_DIR)/)
+GENERATED_DIR ?= $(PROFILE_DIR)firmware/generated
+VECTORS_DIR ?= $(PROFILE_DIR)hil/vectors
+PROFILE_ARTEFACTS = $(if $(filter $(PROFILE_DIR)firmware/generated,$(GENERATED_DIR)),\
+  $(if $(filter tiny,$(PROFILE)),tiny,full-artefacts))
 
 .PHONY: tiny
-tiny: setup ## Tiny dataset + pipeline in build/tiny (for tests when the real export is absent)
+tiny: setup ## PROFILE=tiny's model: dvc.yaml with tiny params and a tiny generated dataset in build/tiny
 	@$(PY) -m ml.tiny --out $(TINY_DIR)
+
+.PHONY: full-artefacts
+full-artefacts:
+	@for f in $(GENERATED_DIR)/model_settings.json $(VECTORS_DIR)/manifest.json; do \
+	  test -f $$f || { echo "error: PROFILE=full: $$f is missing: run make repro first (or PROFILE=tiny)" >&2; exit 2; }; done
 
 ##@ Tests
 PYTEST_ARGS ?=

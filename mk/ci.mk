@@ -3,12 +3,6 @@
 # ci-local` runs the workflow files themselves under act (tools/ci_local.py).
 
 CI_MODEL := build/ci/model
-KWS_PROFILE ?=
-# The pipeline's outputs: the tiny profile (build/tiny) or the DVC pipeline (dvc.yaml).
-CI_SRC_GENERATED = $(if $(filter tiny,$(KWS_PROFILE)),$(TINY_DIR)/firmware/generated,firmware/generated)
-CI_SRC_VECTORS = $(if $(filter tiny,$(KWS_PROFILE)),$(TINY_DIR)/hil/vectors,hil/vectors)
-CI_SRC_PARAMS = $(if $(filter tiny,$(KWS_PROFILE)),$(TINY_DIR)/params.yaml,params.yaml)
-CI_SRC_METRICS = $(if $(filter tiny,$(KWS_PROFILE)),$(TINY_DIR)/metrics,metrics)
 # A job that downloaded the `model` artifact uses it; else what this work tree has.
 CI_GENERATED = $(if $(wildcard $(CI_MODEL)/generated/model_settings.json),$(CI_MODEL)/generated,$(GENERATED_DIR))
 CI_VECTORS = $(if $(wildcard $(CI_MODEL)/vectors/manifest.json),$(CI_MODEL)/vectors,$(VECTORS_DIR))
@@ -23,9 +17,9 @@ DEPS ?= pinned
 
 ##@ CI and releases
 .PHONY: ci-pipeline
-ci-pipeline: setup ## CI pipeline: dvc pull when a remote is configured, dvc repro (KWS_PROFILE=tiny: make tiny); collects build/ci/model
-	@if [ "$(KWS_PROFILE)" = tiny ]; then \
-	  echo "ci-pipeline: KWS_PROFILE=tiny: the tiny pipeline (ml.tiny) instead of dvc repro"; \
+ci-pipeline: setup ## CI pipeline: dvc pull when a remote is configured, dvc repro (PROFILE=tiny: make tiny); collects build/ci/model
+	@if [ "$(PROFILE)" = tiny ]; then \
+	  echo "ci-pipeline: PROFILE=tiny: dvc.yaml with tiny params in $(TINY_DIR) (make tiny)"; \
 	  $(MAKE) tiny; \
 	else \
 	  if [ -n "$$($(BIN)/dvc remote list)" ]; then \
@@ -33,8 +27,8 @@ ci-pipeline: setup ## CI pipeline: dvc pull when a remote is configured, dvc rep
 	  else echo "ci-pipeline: no DVC remote configured: nothing to pull"; fi; \
 	  $(MAKE) data && $(MAKE) repro; \
 	fi
-	@$(PY) -m ml.release collect --generated $(CI_SRC_GENERATED) --vectors $(CI_SRC_VECTORS) \
-	  --params $(CI_SRC_PARAMS) --metrics $(CI_SRC_METRICS) --out $(CI_MODEL)
+	@$(PY) -m ml.release collect --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
+	  --params $(HIL_PARAMS) --metrics $(PROFILE_DIR)metrics --out $(CI_MODEL)
 
 .PHONY: ci-firmware
 ci-firmware: ## Firmware host ctest, Cortex-M4 under QEMU and fuzz smoke on the CI model
@@ -102,7 +96,7 @@ release-publish: setup ## GitHub Release of TAG (gh) or, off GitHub, the bundle 
 	@$(PY) -m ml.release publish --tag '$(TAG)' --download build/ci/download
 
 .PHONY: release
-release: setup ## Local release (virtual boards): make release TAG=v0.1.0 [KWS_PROFILE=tiny]
+release: setup ## Local release (virtual boards): make release TAG=v0.1.0 PROFILE=full|tiny
 	@$(MAKE) ci-pipeline
 	@$(PY) -m ml.release local --tag '$(TAG)' --model $(CI_MODEL)
 

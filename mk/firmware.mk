@@ -4,8 +4,6 @@
 FW_BUILD := build/firmware
 FW_CMAKE_SRC := firmware
 FW_GENERATED_ABS = $(abspath $(GENERATED_DIR))
-# The generated headers come from the pipeline's export, or from `make tiny` when it has not run.
-FW_GENERATED_DEP = $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR)),tiny)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 BOARD ?=
@@ -34,14 +32,14 @@ define fw_host_configure
 endef
 
 .PHONY: host-board
-host-board: apt tflm-sources $$(FW_GENERATED_DEP) ## The host board: the firmware + TFLM reference kernels as a Linux program on a pty (build/firmware/host/kws_host_board)
+host-board: apt tflm-sources $$(PROFILE_ARTEFACTS) ## The host board: the firmware + TFLM reference kernels as a Linux program on a pty (build/firmware/host/kws_host_board)
 	$(fw_host_configure)
 	@start=$$(date +%s); cmake --build $(FW_BUILD)/host -j2 --target kws_host_board -- --no-print-directory \
 	  | { grep -Ev '^\[|^-- ' || true; }; \
 	  echo "host-board: $(FW_BUILD)/host/kws_host_board ($$(( $$(date +%s) - start )) s, TFLM cached in $(FW_BUILD)/host)"
 
 .PHONY: firmware-test
-firmware-test: apt tflm-sources $$(FW_GENERATED_DEP) ## Host build of firmware/core + firmware/tflm + the host board (-Werror, ASan+UBSan) and their unit tests (ctest)
+firmware-test: apt tflm-sources $$(PROFILE_ARTEFACTS) ## Host build of firmware/core + firmware/tflm + the host board (-Werror, ASan+UBSan) and their unit tests (ctest)
 	$(fw_host_configure)
 	@cmake --build $(FW_BUILD)/host -j2 -- --no-print-directory | { grep -Ev '^\[|^-- ' || true; }
 	@cd $(FW_BUILD)/host && ctest --output-on-failure
@@ -61,7 +59,7 @@ define fw_m4_configure
 endef
 
 .PHONY: firmware-m4
-firmware-m4: apt $(if $(filter 1,$(FW_M4_TFLM)),tflm-sources-m4) $$(FW_GENERATED_DEP) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes (FW_M4_TFLM=1: + firmware/tflm, CMSIS-NN)
+firmware-m4: apt $(if $(filter 1,$(FW_M4_TFLM)),tflm-sources-m4) $$(PROFILE_ARTEFACTS) ## Cortex-M4 build of the core + tests, run under QEMU mps2-an386; prints sizes (FW_M4_TFLM=1: + firmware/tflm, CMSIS-NN)
 	$(call fw_m4_configure,$(FW_M4_TFLM_ARGS))
 	@cmake --build $(FW_BUILD)/m4 -j2 -- --no-print-directory | { grep -Ev '^\[|^-- ' || true; }
 	@cd $(FW_BUILD)/m4 && ctest --output-on-failure
@@ -104,7 +102,7 @@ fuzz-smoke: fuzz-build ## A few seconds of the protocol fuzzer (part of make tes
 	$(call fw_fuzz_run,$(FUZZ_SMOKE_SECONDS))
 
 .PHONY: firmware
-firmware: $$(FW_GENERATED_DEP) ## Build the board app: make firmware BOARD=esp32|nano33ble (needs idf.py / arduino-cli)
+firmware: $$(PROFILE_ARTEFACTS) ## Build the board app: make firmware BOARD=esp32|nano33ble (needs idf.py / arduino-cli)
 	@case "$(BOARD)" in \
 	  esp32|nano33ble) ;; \
 	  *) echo "error: BOARD must be one of: $(FW_BOARDS) (got '$(BOARD)')" >&2; exit 2;; \

@@ -2,14 +2,12 @@
 # with a board attached). Suites and tools live in hil/; results in hil/results/<board>/.
 
 HIL_RESULTS ?= hil/results
-# Virtual boards need the model artefacts; build the tiny ones only when they are the source.
-HIL_ARTEFACTS := $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR) $(VECTORS_DIR)),tiny)
-# The gates of the params that made the model: the tiny pipeline writes its own.
-HIL_PARAMS ?= $(if $(filter $(TINY_DIR)/%,$(GENERATED_DIR)),$(TINY_DIR)/params.yaml,params.yaml)
+# The gates of the params that made the profile's model (PROFILE, Makefile).
+HIL_PARAMS ?= $(PROFILE_DIR)params.yaml
 
 ##@ HIL
 .PHONY: hil-virtual
-hil-virtual: setup $(HIL_ARTEFACTS) host-board ## Smoke + acceptance on host boards (the firmware on a pty) for esp32 and nano33ble in parallel; prints a table per board
+hil-virtual: setup $(PROFILE_ARTEFACTS) host-board ## Smoke + acceptance on host boards (the firmware on a pty) for esp32 and nano33ble in parallel; prints a table per board
 	@$(PY) -m hil.run_virtual --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
@@ -23,7 +21,7 @@ hil: setup ## Flash a real board, run smoke + acceptance on it under one port lo
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)
 
 .PHONY: hil-bench
-hil-bench: setup $(HIL_ARTEFACTS) host-board ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
+hil-bench: setup $(PROFILE_ARTEFACTS) host-board ## Golden-set time and wire efficiency on one virtual esp32 (part of make bench)
 	@$(PY) -m hil.run_virtual --boards esp32 --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/bench
 

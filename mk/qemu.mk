@@ -10,7 +10,7 @@ FW_M4_BOARD := $(FW_BUILD)/m4/kws_m4_board
 
 ##@ Firmware
 .PHONY: m4-board
-m4-board: apt tflm-sources-m4 $$(FW_GENERATED_DEP) ## The emulated Cortex-M4 board image (build/firmware/m4/kws_m4_board; + the planted-error test images): CMSIS-NN, Nano 33 BLE memory map; prints its sizes
+m4-board: apt tflm-sources-m4 $$(PROFILE_ARTEFACTS) ## The emulated Cortex-M4 board image (build/firmware/m4/kws_m4_board; + the planted-error test images): CMSIS-NN, Nano 33 BLE memory map; prints its sizes
 	$(call fw_m4_configure,-DKWS_THIRD_PARTY=$(FW_THIRD_PARTY_ABS))
 	@mkdir -p $(FW_BUILD)/m4; start=$$(date +%s); \
 	  if ! cmake --build $(FW_BUILD)/m4 -j2 --target kws_m4_board kws_m4_board_plant_frontend \
@@ -23,7 +23,7 @@ m4-board: apt tflm-sources-m4 $$(FW_GENERATED_DEP) ## The emulated Cortex-M4 boa
 
 ##@ HIL
 .PHONY: hil-qemu
-hil-qemu: setup $(HIL_ARTEFACTS) m4-board ## Smoke + acceptance on the emulated Cortex-M4 (QEMU mps2-an386, -icount); prints its table and image sizes; planted errors must fail
+hil-qemu: setup $(PROFILE_ARTEFACTS) m4-board ## Smoke + acceptance on the emulated Cortex-M4 (QEMU mps2-an386, -icount); prints its table and image sizes; planted errors must fail
 	@$(PY) -m hil.run_virtual --kind qemu --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/qemu
 	@$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/qemu_planted.py

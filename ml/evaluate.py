@@ -116,7 +116,7 @@ def evaluate(
     features_dir: Path,
     data_root: Path,
     boards_path: Path,
-    ops_path: Path = budget.DEFAULT_OPS,
+    ops_path: Path,
     stream: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, str]], np.ndarray]:
     """All figures; raises EvaluateError/BudgetError when a gate fails."""

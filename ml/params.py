@@ -80,7 +80,6 @@ STR = str
 # The schema: nested dicts mirror params.yaml; leaves are specs.
 SCHEMA: dict[str, Any] = {
     "dataset": {
-        "path": STR,
         "keywords": StrList(1),
         "labels": StrList(3),
         "sample_rate": Num(INT, 8000, 48000),
@@ -232,7 +231,6 @@ SCHEMA: dict[str, Any] = {
         "stream_minutes": Num(FLOAT, 0.1, 600.0),
         "stream_hop_ms": Num(INT, 10, 1000),
         "seed": Num(INT, 0, 2**31 - 1),
-        "boards_file": STR,
         "stream_noise_volume": Num(FLOAT, 0.0, 1.0),
         "stream_gap_ms_min": Num(INT, 0, 10000),
         "stream_gap_ms_max": Num(INT, 0, 10000),

@@ -1,24 +1,27 @@
-"""A tiny end-to-end pipeline without DVC, for tests and for firmware/HIL work before a repro.
+"""The tiny profile: the dvc.yaml pipeline with tiny params, in its own DVC workspace.
 
     python -m ml.tiny --out build/tiny
 
-synth (40 speakers) -> validate -> features -> train (a 32-filter DS-CNN, 50 short epochs;
-about 80% test accuracy) -> quantize -> evaluate -> export, each through the stage's own
-`main`, with tiny params written to `<out>/params.yaml`. Produces `<out>/firmware/generated`
-and `<out>/hil/vectors` exactly as the contracts say. A stamp keyed by ml/*.py and the
-params makes a second call a no-op; a file lock lets pytest-xdist workers and make call it at
-the same time.
+Writes `<out>/params.yaml` (params.yaml with the TINY overrides below: 40 generated
+speakers, a 32-filter DS-CNN, 50 short epochs; about 80% test accuracy), generates the tiny
+dataset where dvc.yaml reads it, copies dvc.yaml and its stages' sources (ml.workspace) and
+runs `dvc repro export` there. The workspace has the repository's layout, so every output is
+where dvc.yaml puts it: `<out>/firmware/generated`, `<out>/hil/vectors`, `<out>/metrics`,
+`<out>/build/model`... DVC's lock decides what reruns (a second call is a no-op); a file
+lock lets pytest-xdist workers and make call it at the same time.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +30,12 @@ from filelock import FileLock
 
 from ml.errors import KwsError, run_main
 from ml.params import DEFAULT_PARAMS, load_params, validate_params
+from ml.workspace import REPO, copy_pipeline, stage_arg
 
 log = logging.getLogger(__name__)
-ML_DIR = Path(__file__).resolve().parent
-STAMP = "tiny-stamp.json"
+DEFAULT_OUT = REPO / "build/tiny"
+TARGET = "export"  # dvc repro's target: export and every stage before it
+STAGES = ("validate", "features", "train", "quantize", "evaluate", "export")
 SPEAKERS = 40
 # Overrides of params.yaml: small and fast, but every stage still does its real job.
 TINY: dict[str, dict[str, Any]] = {
@@ -50,6 +55,10 @@ TINY: dict[str, dict[str, Any]] = {
     "export": {"golden_vectors": 64, "golden_audio": 4},
 }
 TINY_DS_CNN = {"filters": 32, "blocks": 2, "dropout": 0.1}
+# What an earlier ml.tiny (its own DAG, before the DVC workspace) left in <out>.
+OLD_LAYOUT = (
+    "tiny-stamp.json", "features", "model", "live", "metrics/data.json", "metrics/reference.json",
+)  # fmt: skip
 
 
 class TinyError(KwsError):
@@ -85,101 +94,67 @@ def pick_seed(params: dict[str, Any], speakers: int, base: int = 52) -> int:
     raise TinyError("ml.tiny: no synth seed gives every split two speakers")
 
 
-def input_key(params: dict[str, Any]) -> str:
-    """What the outputs depend on: the pipeline's code and the tiny params."""
-    h = hashlib.sha256()
-    for path in sorted(ML_DIR.rglob("*.py")):
-        h.update(str(path.relative_to(ML_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update(json.dumps(params, sort_keys=True).encode())
-    return h.hexdigest()[:24]
-
-
-def is_complete(out: Path, key: str) -> bool:
-    try:
-        stamp = json.loads((out / STAMP).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return (
-        stamp.get("key") == key
-        and (out / "firmware/generated/model_settings.json").is_file()
-        and (out / "hil/vectors/manifest.json").is_file()
-    )
-
-
 def resolved_params(base_params: Path = DEFAULT_PARAMS) -> dict[str, Any]:
     """The tiny params (with the synth seed chosen) for a base params.yaml."""
     base = load_params(base_params)
     return tiny_params(base, seed=pick_seed(tiny_params(base), SPEAKERS))
 
 
-def current_key(base_params: Path = DEFAULT_PARAMS) -> str:
-    """The key a build would have now (tests use it to keep one directory per key)."""
-    return input_key(resolved_params(base_params))
-
-
-def build(out: Path, base_params: Path = DEFAULT_PARAMS) -> Path:
-    """Build (or reuse) the tiny pipeline in `out`; return `out`."""
-    from ml import evaluate, export, features, quantize, synth, train, validate
+def build(out: Path = DEFAULT_OUT, base_params: Path = DEFAULT_PARAMS) -> Path:
+    """Build (or bring up to date) the tiny pipeline's workspace `out`; return `out`."""
+    from ml import synth
 
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     params = resolved_params(base_params)
-    key = input_key(params)
     with FileLock(str(out) + ".lock", timeout=1800):
-        if is_complete(out, key):
-            log.info("%s is up to date", out)
-            return out
-        (out / STAMP).unlink(missing_ok=True)
-        data, feats, model_dir = out / "data/speech_commands", out / "features", out / "model"
-        params["dataset"]["path"] = str(data)
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(exist_ok=True)
+        if not (out / ".dvc").is_dir():
+            for name in OLD_LAYOUT:
+                path = out / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        copy_pipeline(out, STAGES)
+        text = yaml.safe_dump(params, sort_keys=False)
         params_file = out / "params.yaml"
-        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-        pf = ["--params", str(params_file)]
-        float_model, int8 = model_dir / "float.keras", model_dir / "model_int8.tflite"
+        if not params_file.is_file() or params_file.read_text() != text:
+            params_file.write_text(text)
+        data = out / stage_arg(out / "dvc.yaml", "validate", "--data")
         if not (data / synth.INFO_FILE).is_file() or _synth_changed(data, params):
             synth.synthesize(data, params, workers=2, progress=False)
-        steps = [
-            (validate.main, ["--data", str(data), "--report", str(out / "metrics/data.json")]),
-            (features.main, ["--data", str(data), "--out", str(feats)]),
-            (
-                train.main,
-                ["--features", str(feats), "--out", str(float_model), "--live", str(out / "live")],
-            ),
-            (
-                quantize.main,
-                ["--model", str(float_model), "--features", str(feats), "--out", str(int8)],
-            ),
-            (
-                evaluate.main,
-                [
-                    *("--float", str(float_model), "--int8", str(int8), "--features", str(feats)),
-                    *("--data", str(data), "--boards", str(ML_DIR.parent / "hil/boards.yaml")),
-                    *("--ops", str(ML_DIR.parent / "firmware/core/supported_ops.def")),
-                    *("--metrics", str(out / "metrics/evaluate.json")),
-                    *("--plots", str(out / "metrics/plots")),
-                    *("--reference", str(out / "metrics/reference.json")),
-                ],
-            ),
-            (
-                export.main,
-                [
-                    *("--int8", str(int8), "--features", str(feats), "--data", str(data)),
-                    *("--metrics", str(out / "metrics/evaluate.json")),
-                    *("--firmware", str(out / "firmware/generated")),
-                    *("--vectors", str(out / "hil/vectors")),
-                ],
-            ),
-        ]
-        for fn, argv in steps:
-            log.info("tiny: %s", fn.__module__)
-            code = fn([*argv, *pf])
-            if code:
-                raise TinyError(f"ml.tiny: {fn.__module__} exited with {code}")
-        tmp = out / (STAMP + ".tmp")
-        tmp.write_text(json.dumps({"key": key}) + "\n")
-        os.replace(tmp, out / STAMP)
+        if not (out / ".dvc").is_dir():
+            dvc(out, "init", "--no-scm", "--quiet")
+        dvc(out, "repro", TARGET)
     return out
+
+
+def dvc(workspace: Path, *args: str) -> None:
+    """Run DVC in the workspace, its output logged; a failure is one TinyError line.
+
+    The stages run the workspace's copy of ml/ (`python -m ml.x` from its directory) with
+    this environment's Python, as `make repro` runs them with the .venv's.
+    """
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        "PYTHONHASHSEED": "0",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    env.pop("PYTHONPATH", None)
+    cmd = [str(Path(sys.executable).parent / "dvc"), *args]
+    tail: deque[str] = deque(maxlen=1)
+    with subprocess.Popen(
+        cmd, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip():
+                log.info("tiny: %s", line.rstrip())
+                tail.append(line.strip())
+    if proc.returncode:
+        last = tail[0] if tail else "no output"
+        raise TinyError(f"ml.tiny: dvc {args[0]} in {workspace} exited {proc.returncode}: {last}")
 
 
 def _synth_changed(data: Path, params: dict[str, Any]) -> bool:
@@ -199,7 +174,7 @@ def _synth_changed(data: Path, params: dict[str, Any]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ml.tiny", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("build/tiny"), help="output directory")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the tiny DVC workspace")
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="base params.yaml")
     args = ap.parse_args(argv)
     out = build(args.out, args.params)

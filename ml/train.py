@@ -41,7 +41,7 @@ def open_live(live_dir: Path) -> Any:
     """A dvclive Live writing to live_dir, without side effects on the repository.
 
     dvclive runs `dvc init` when it finds a git repository that is not yet a DVC repository
-    (a fresh clone before `dvc init`, tests, ml.tiny); there it is created from a neutral
+    (a fresh clone before `dvc init`, the tests' workspaces); there it is created from a neutral
     working directory so it only writes its files.
     """
     from dvclive import Live

@@ -77,8 +77,7 @@ def tiny_dataset() -> Path:
 
 @pytest.fixture
 def tiny_params(tiny_dataset: Path) -> dict[str, Any]:
-    """params.yaml pointed at tiny_dataset (a fresh copy per test: mutate freely)."""
+    """The tiny dataset's params (a fresh copy per test: mutate freely)."""
     params, _ = tiny_synth_params()
-    params["dataset"]["path"] = str(tiny_dataset)
     params["validate"]["min_clips_per_class"] = MIN_CLIPS
     return copy.deepcopy(params)

@@ -1,9 +1,7 @@
-"""Pipeline fixtures: the tiny end-to-end run of ml.tiny (synth ... export), shared by tests.
+"""Pipeline fixtures: the tiny profile (ml.tiny: dvc.yaml with tiny params), shared by tests.
 
-ml.tiny caches its result keyed by the ml/ sources and params, behind a file lock, so
-pytest-xdist workers share one build. Tests use one directory per key under
-build/test-cache: a rebuild for other sources (someone editing ml/ while tests run) never
-replaces files a running test is reading.
+The tests use `make tiny`'s workspace (build/tiny): DVC reruns only what changed, and a file
+lock lets pytest-xdist workers (and make) share one build. Tests read it, never write it.
 """
 
 from __future__ import annotations
@@ -14,15 +12,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / "build" / "test-cache"
 
 
 @pytest.fixture(scope="session")
 def tiny_pipeline() -> Path:
-    """A tiny pipeline directory: firmware/generated, hil/vectors, metrics/, model/, data/."""
+    """The tiny DVC workspace: the repository's layout (data/, build/model, build/features,
+    metrics/, reports/, firmware/generated, hil/vectors) and its params.yaml."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from ml.tiny import build, current_key
+    from ml.tiny import DEFAULT_OUT, build
 
-    params = REPO / "params.yaml"
-    return build(CACHE / f"tiny-pipeline-{current_key(params)}", params)
+    return build(DEFAULT_OUT, REPO / "params.yaml")

@@ -87,9 +87,9 @@ def validate_cmd(ws: Ws) -> list[str]:
 def evaluate_cmd(ws: Ws, **over: str) -> list[str]:
     t = ws.tiny
     args = {
-        "--float": str(t / "model/float.keras"),
-        "--int8": str(t / "model/model_int8.tflite"),
-        "--features": str(t / "features"),
+        "--float": str(t / "build/model/float.keras"),
+        "--int8": str(t / "build/model/model_int8.tflite"),
+        "--features": str(t / "build/features"),
         "--data": str(t / "data/speech_commands"),
         "--boards": str(REPO / "hil/boards.yaml"),
         "--ops": str(REPO / "firmware/core/supported_ops.def"),
@@ -104,8 +104,8 @@ def evaluate_cmd(ws: Ws, **over: str) -> list[str]:
 def export_cmd(ws: Ws, **over: str) -> list[str]:
     t = ws.tiny
     args = {
-        "--int8": str(t / "model/model_int8.tflite"),
-        "--features": str(t / "features"),
+        "--int8": str(t / "build/model/model_int8.tflite"),
+        "--features": str(t / "build/features"),
         "--data": str(t / "data/speech_commands"),
         "--metrics": str(t / "metrics/evaluate.json"),
         "--firmware": "out/generated",
@@ -120,10 +120,10 @@ def register_cmd(ws: Ws, **over: str) -> list[str]:
     t = ws.tiny
     ws.extra_env["MLFLOW_TRACKING_URI"] = f"sqlite:///{ws.root / 'mlflow.db'}"
     args = {
-        "--int8": str(t / "model/model_int8.tflite"),
+        "--int8": str(t / "build/model/model_int8.tflite"),
         "--firmware": str(t / "firmware/generated"),
         "--metrics": str(t / "metrics/evaluate.json"),
-        "--data-report": str(t / "metrics/data.json"),
+        "--data-report": str(t / "reports/data.json"),
         "--plots": str(t / "metrics/plots"),
         "--params": "params.yaml",
         "--out": "out/registry.json",
@@ -218,7 +218,7 @@ def dangling_list_entry(ws: Ws) -> None:
 def model_file(kind: str) -> Callable[[Ws], None]:
     def apply(ws: Ws) -> None:
         ws.write_params()
-        blob = bytearray((ws.tiny / "model/model_int8.tflite").read_bytes())
+        blob = bytearray((ws.tiny / "build/model/model_int8.tflite").read_bytes())
         if kind == "truncated":
             blob = blob[: len(blob) // 2]
         elif kind == "corrupt":  # header intact, body scrambled

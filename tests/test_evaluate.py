@@ -48,9 +48,9 @@ def test_stream_windows_follow_the_hop() -> None:
 
 def stage_argv(tiny: Path, **over: str) -> list[str]:
     args = {
-        "--float": str(tiny / "model/float.keras"),
-        "--int8": str(tiny / "model/model_int8.tflite"),
-        "--features": str(tiny / "features"),
+        "--float": str(tiny / "build/model/float.keras"),
+        "--int8": str(tiny / "build/model/model_int8.tflite"),
+        "--features": str(tiny / "build/features"),
         "--data": str(tiny / "data/speech_commands"),
         "--boards": str(REPO / "hil/boards.yaml"),
         "--ops": str(REPO / "firmware/core/supported_ops.def"),
@@ -84,7 +84,7 @@ def test_tiny_pipeline_metrics(tiny_pipeline: Path) -> None:
     ):
         assert key in m, key
     assert m["tflm_tflite_mismatches"] == 0
-    assert m["model_bytes"] == (tiny_pipeline / "model/model_int8.tflite").stat().st_size
+    assert m["model_bytes"] == (tiny_pipeline / "build/model/model_int8.tflite").stat().st_size
     assert 0 < m["arena_bytes"] < m["tensor_arena_size"]
     # per-class figures are a plot (bars per label), not metrics
     assert "per_class" not in m
@@ -124,7 +124,7 @@ def test_model_over_budget_fails_with_one_line(tiny_pipeline: Path, tmp_path: Pa
     path = tmp_path / "boards.yaml"
     path.write_text(yaml.safe_dump(boards))
     res = run_stage(tiny_pipeline, tmp_path, **{"--boards": str(path)})
-    size = (tiny_pipeline / "model/model_int8.tflite").stat().st_size
+    size = (tiny_pipeline / "build/model/model_int8.tflite").stat().st_size
     assert res.returncode == 1
     assert res.stderr.strip().splitlines()[-1] == (
         f"error: board nano33ble: model {size} bytes exceeds model_budget_bytes 1000"

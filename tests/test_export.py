@@ -34,7 +34,7 @@ HEADER_CONSTANTS = [
 @pytest.fixture(scope="module")
 def out(tiny_pipeline: Path) -> dict:
     gen, vec = tiny_pipeline / "firmware/generated", tiny_pipeline / "hil/vectors"
-    model = (tiny_pipeline / "model/model_int8.tflite").read_bytes()
+    model = (tiny_pipeline / "build/model/model_int8.tflite").read_bytes()
     return {
         "root": tiny_pipeline,
         "gen": gen,
@@ -140,7 +140,7 @@ def test_golden_vectors(out: dict) -> None:
     assert y.dtype == np.int64 and expected.dtype == np.int8
     assert expected.shape == (len(x), 12)
     assert len(x) == min(
-        p["export"]["golden_vectors"], len(load_split(out["root"] / "features", "test")[0])
+        p["export"]["golden_vectors"], len(load_split(out["root"] / "build/features", "test")[0])
     )
     assert np.array_equal(expected, tflm.run_tflm(out["model"], x))
     with np.load(out["vec"] / "audio.npz") as z:
@@ -166,8 +166,8 @@ def test_missing_metrics_fails_and_keeps_old_outputs(out: dict, tmp_path: Path) 
     before = {p.name: p.read_bytes() for p in fw.iterdir()}
     root = out["root"]
     res = subprocess.run(
-        [sys.executable, "-m", "ml.export", "--int8", str(root / "model/model_int8.tflite"),
-         "--features", str(root / "features"), "--data", str(root / "data/speech_commands"),
+        [sys.executable, "-m", "ml.export", "--int8", str(root / "build/model/model_int8.tflite"),
+         "--features", str(root / "build/features"), "--data", str(root / "data/speech_commands"),
          "--metrics", str(tmp_path / "missing.json"), "--firmware", str(fw), "--vectors",
          str(vec), "--params", str(root / "params.yaml")],
         capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300, check=False,
@@ -195,8 +195,8 @@ def test_pick_and_data_hash(tmp_path: Path) -> None:
 
 def export_argv(root: Path, fw: Path, vec: Path) -> list[str]:
     return [
-        sys.executable, "-m", "ml.export", "--int8", str(root / "model/model_int8.tflite"),
-        "--features", str(root / "features"), "--data", str(root / "data/speech_commands"),
+        sys.executable, "-m", "ml.export", "--int8", str(root / "build/model/model_int8.tflite"),
+        "--features", str(root / "build/features"), "--data", str(root / "data/speech_commands"),
         "--metrics", str(root / "metrics/evaluate.json"), "--firmware", str(fw),
         "--vectors", str(vec), "--params", str(root / "params.yaml"),
     ]  # fmt: skip

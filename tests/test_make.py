@@ -79,3 +79,26 @@ def test_a_missing_fragment_is_an_error(tmp_path: Path) -> None:
     res = make("-n", "help", cwd=tmp_path)
     assert res.returncode != 0
     assert "mk/hil.mk" in res.stderr
+
+
+def test_profile_picks_the_model_or_is_a_one_line_error() -> None:
+    drop = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PROFILE", "GENERATED_DIR", "VECTORS_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in drop | {"HIL_PARAMS"}}
+    tiny = make("-n", "hil-virtual", env=env)
+    assert tiny.returncode == 0, tiny.stderr
+    assert "-m ml.tiny --out build/tiny" in tiny.stdout  # the default: make tiny first
+    tiny_dirs = "--generated build/tiny/firmware/generated --vectors build/tiny/hil/vectors"
+    assert tiny_dirs in tiny.stdout
+    assert "--params build/tiny/params.yaml" in tiny.stdout
+    full = make("-n", "hil-virtual", "PROFILE=full", env=env)
+    assert full.returncode == 0, full.stderr
+    assert "ml.tiny" not in full.stdout
+    assert "--generated firmware/generated --vectors hil/vectors" in full.stdout
+    assert "--params params.yaml" in full.stdout
+    own = make("-n", "firmware-test", "GENERATED_DIR=build/ci/model/generated", env=env)
+    assert own.returncode == 0 and "ml.tiny" not in own.stdout  # CI's model: nothing to build
+    for bad in ("huge", "tiny full", ""):
+        res = make("-n", "hil-virtual", f"PROFILE={bad}", env=env)
+        assert res.returncode != 0
+        assert f"PROFILE must be tiny or full (got '{bad}')" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -37,7 +37,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def tiny(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     params = load_params(tiny_pipeline / "params.yaml")
-    clips = list_clips(Path(params["dataset"]["path"]), params)["testing"]
+    clips = list_clips(tiny_pipeline / "data/speech_commands", params)["testing"]
     audio = [read_wav(c.path)[0] for c in clips]
     # the repo's params with a minimum the 36-clip tiny test split reaches: judged, not skipped
     mine = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -76,7 +76,7 @@ def drift_check(tiny: dict, port: str, name: str, tmp: Path) -> subprocess.Compl
     report = tmp / "monitor.json"
     res = run(
         *("-m", "ml.monitor", "--telemetry", str(store), "--params", pf),
-        *("--reference", str(tiny["root"] / "metrics/reference.json")),
+        *("--reference", str(tiny["root"] / "reports/reference.json")),
         *("--metrics", str(report), "--plots", str(tmp / "plots")),
     )
     assert res.returncode == 0, res.stderr
@@ -187,7 +187,7 @@ def test_collect_saves_the_clip_in_the_band_and_nothing_otherwise(
 
 def test_evaluate_writes_the_reference_distributions(tiny: dict) -> None:
     m = json.loads((tiny["root"] / "metrics/evaluate.json").read_text())
-    ref = json.loads((tiny["root"] / "metrics/reference.json").read_text())
+    ref = json.loads((tiny["root"] / "reports/reference.json").read_text())
     assert "reference" not in m and "stream_scores" not in m  # not metrics
     assert ref["labels"] == tiny["params"]["dataset"]["labels"]
     test, stream = ref["references"]["test"], ref["references"]["stream"]

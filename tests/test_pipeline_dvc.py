@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ml.workspace import copy_pipeline
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -58,18 +60,10 @@ def set_param(repo: Path, dotted: str, value: object) -> None:
 def repo(tiny_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A copy of the pipeline's sources with the tiny dataset and params, after `dvc repro`."""
     root = tmp_path_factory.mktemp("dvcrepo")
-    shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "hil").mkdir()
-    shutil.copy(REPO / "hil/boards.yaml", root / "hil/boards.yaml")
-    for name in ("__init__.py", "boards.py"):  # ml/budget.py reads boards.yaml through it
-        shutil.copy(REPO / "hil" / name, root / "hil" / name)
-    (root / "firmware/core").mkdir(parents=True)
-    shutil.copy(REPO / "firmware/core/supported_ops.def", root / "firmware/core")
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    copy_pipeline(root)  # dvc.yaml, ml/ and every stage's other sources
     (root / "telemetry").mkdir()  # the monitor stage's store (telemetry.dvc): empty here
     shutil.copytree(tiny_pipeline / "data/speech_commands", root / "data/speech_commands")
     params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
-    params["dataset"]["path"] = "data/speech_commands"
     params["train"]["epochs"] = 5  # the stages' wiring is under test here, not accuracy
     params["evaluate"]["stream_minutes"] = 0.5
     # a 5-epoch model: the gates are opened here and closed by the gate test

@@ -39,7 +39,6 @@ def tiny_run(tmp_path_factory, tiny_dataset) -> tuple[Path, Path, dict]:
     from tests.fixtures_data import tiny_synth_params
 
     params, _ = tiny_synth_params()
-    params["dataset"]["path"] = str(tiny_dataset)
     params["model"]["ds_cnn"].update(filters=8, blocks=1)
     params["train"].update(epochs=12, batch_size=32)  # past chance, so top-1 margins exist
     params["quantize"]["representative_samples"] = 50

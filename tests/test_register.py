@@ -29,11 +29,11 @@ def free_port() -> int:
 def register_cmd(tiny: Path, out: Path) -> list[str]:
     return [
         sys.executable, "-m", "ml.register",
-        "--int8", str(tiny / "model/model_int8.tflite"),
+        "--int8", str(tiny / "build/model/model_int8.tflite"),
         "--firmware", str(tiny / "firmware/generated"),
         "--out", str(out),
         "--metrics", str(tiny / "metrics/evaluate.json"),
-        "--data-report", str(tiny / "metrics/data.json"),
+        "--data-report", str(tiny / "reports/data.json"),
         "--plots", str(tiny / "metrics/plots"),
         "--params", str(tiny / "params.yaml"),
     ]  # fmt: skip

@@ -37,10 +37,10 @@ def world(tmp_path: Path, tiny_pipeline: Path) -> dict[str, object]:
     for k in [k for k in env if k.startswith(("HIL_PORT_", "GITHUB_"))]:
         env.pop(k)
     t = tiny_pipeline
-    reg = run(env, "ml.register", "--int8", str(t / "model/model_int8.tflite"),
+    reg = run(env, "ml.register", "--int8", str(t / "build/model/model_int8.tflite"),
               "--firmware", str(t / "firmware/generated"), "--out", str(tmp_path / "reg.json"),
               "--metrics", str(t / "metrics/evaluate.json"),
-              "--data-report", str(t / "metrics/data.json"), "--plots", str(t / "metrics/plots"),
+              "--data-report", str(t / "reports/data.json"), "--plots", str(t / "metrics/plots"),
               "--params", str(t / "params.yaml"))  # fmt: skip
     assert reg.returncode == 0, reg.stderr
     model = tmp_path / "model"
@@ -48,7 +48,7 @@ def world(tmp_path: Path, tiny_pipeline: Path) -> dict[str, object]:
               "--vectors", str(t / "hil/vectors"), "--params", str(t / "params.yaml"),
               "--metrics", str(t / "metrics"), "--out", str(model))  # fmt: skip
     assert col.returncode == 0, col.stderr
-    sha = hashlib.sha256((t / "model/model_int8.tflite").read_bytes()).hexdigest()
+    sha = hashlib.sha256((t / "build/model/model_int8.tflite").read_bytes()).hexdigest()
     return {"env": env, "model": model, "tmp": tmp_path, "sha": sha}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from ml.search_apply import ApplyError, changed_keys, set_lines
 from ml.search_report import pareto, transfer_accuracy
 from ml.search_shape import Limits, check
 from ml.search_space import GRID, apply_overrides, candidates, exp_name, set_args
+from ml.workspace import copy_pipeline, stage_sources
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -222,24 +222,6 @@ def sh(cmd: list[str], cwd: Path, timeout: float = 1500) -> subprocess.Completed
 SEARCH_STAGES = ("validate", "features", "train", "quantize", "evaluate")
 
 
-def stage_sources(dvc_yaml: Path, stages: tuple[str, ...]) -> list[str]:
-    """The git-tracked files the stages depend on (not data, not another stage's output).
-
-    Read from dvc.yaml, so a dependency added there (as hil/boards.py was) is in the copy;
-    a missing one makes every candidate's `dvc exp run` fail before its metrics exist.
-    """
-    spec = yaml.safe_load(dvc_yaml.read_text())["stages"]
-    outs = {next(iter(o)) if isinstance(o, dict) else o for s in spec.values()
-            for kind in ("outs", "metrics", "plots") for o in s.get(kind, [])}  # fmt: skip
-    deps = {d for name in stages for d in spec[name].get("deps", [])}
-    files = sorted(d for d in deps - outs if (REPO / d).is_file() and not d.startswith("ml/"))
-    for d in files:  # a package's modules import as `hil.boards`: keep it a package
-        init = str(Path(d).with_name("__init__.py"))
-        if init not in files and (REPO / init).is_file():
-            files.append(init)
-    return files
-
-
 def test_stage_sources_cover_what_evaluate_imports() -> None:
     files = stage_sources(REPO / "dvc.yaml", SEARCH_STAGES)
     assert {"hil/boards.yaml", "hil/boards.py", "hil/__init__.py"} <= set(files)
@@ -254,13 +236,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from ml.tiny import resolved_params
 
     root = tmp_path_factory.mktemp("searchrepo")
-    shutil.copytree(REPO / "ml", root / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-    for dep in stage_sources(REPO / "dvc.yaml", SEARCH_STAGES):
-        (root / dep).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / dep, root / dep)
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    copy_pipeline(root, SEARCH_STAGES)
     params = resolved_params(REPO / "params.yaml")
-    params["dataset"]["path"] = "data/speech_commands"
     synth.synthesize(root / "data/speech_commands", params, workers=1, progress=False)
     params["train"]["epochs"] = 1  # the search's wiring is under test, not accuracy
     params["evaluate"].update(

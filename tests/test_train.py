@@ -29,7 +29,6 @@ def tiny_features(tmp_path_factory, tiny_dataset) -> tuple[Path, dict]:
     from tests.fixtures_data import tiny_synth_params
 
     params, _ = tiny_synth_params()
-    params["dataset"]["path"] = str(tiny_dataset)
     out = tmp_path_factory.mktemp("features")
     clips = list_clips(tiny_dataset, params)
     for split in SPLIT_FILES:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
     params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
     params["transfer"] = {"epochs": 1, "engines": ["flite", "espeak", "nosuch"]}
-    feats = tiny_pipeline / "features"
+    feats = tiny_pipeline / "build/features"
     result = run(params, feats)
     assert list(result["held_out"]) == ["flite", "espeak"]  # absent engines are skipped
     for engine, v in result["held_out"].items():

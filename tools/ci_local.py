@@ -187,8 +187,8 @@ def tool_cache() -> Path:
 
 def make_overrides() -> str:
     """Make variables for the jobs (MAKEFLAGS): this work tree's .venv, marked installed (a
-    stamp newer than any copied pyproject.toml), and its tiny pipeline cache (ml.tiny reuses
-    it only when the job's ml/*.py and params give the same key)."""
+    stamp newer than any copied pyproject.toml), and its tiny DVC workspace (ml.tiny: DVC
+    reruns only the stages whose sources or params differ from the job's)."""
     stamp = STATE / "venv-installed"
     stamp.touch()
     day = time.time() + 86400
@@ -454,10 +454,10 @@ def register_candidate() -> None:
     tiny = ROOT / "build/tiny"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{STATE / 'mlflow.db'}"}
     cmd = [
-        sys.executable, "-m", "ml.register", "--int8", str(tiny / "model/model_int8.tflite"),
+        sys.executable, "-m", "ml.register", "--int8", str(tiny / "build/model/model_int8.tflite"),
         "--firmware", str(tiny / "firmware/generated"), "--out", str(STATE / "registry.json"),
         "--metrics", str(tiny / "metrics/evaluate.json"),
-        "--data-report", str(tiny / "metrics/data.json"), "--plots", str(tiny / "metrics/plots"),
+        "--data-report", str(tiny / "reports/data.json"), "--plots", str(tiny / "metrics/plots"),
         "--params", str(tiny / "params.yaml"),
     ]  # fmt: skip
     if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
