@@ -54,7 +54,8 @@ setup: $(VENV_STAMP) apt ## Create .venv and install Python and Debian dependenc
 
 $(VENV_STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# -qq: errors only (a pip.conf's missing find-links folder is a warning per package)
+	@$(PY) -m pip install -qq --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 	@echo "setup: python dependencies installed in $(VENV)"
 

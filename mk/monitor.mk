@@ -69,8 +69,12 @@ monitor-check: monitor ## Exit 1 with one line (board, distribution, figure) whe
 .PHONY: retrain
 retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metrics diff against main (build/retrain/)
 	@$(MAKE) data-verified
+	@# What the remote holds for dvc.lock first: only what new data, code or params change reruns
+	@# (unchanged inputs give the same model: the pipeline is deterministic).
+	@if [ -n "$$($(BIN)/dvc remote list)" ]; then $(BIN)/dvc pull -q 2>/dev/null \
+	  || echo "retrain: the remote lacks some outputs of dvc.lock: their stages rerun"; fi
 	@$(MAKE) repro  # dvc repro incl. the monitor stage, then dvc push of the new model
-	@bash tools/retrain_report.sh $(RETRAIN_BASE) $(RETRAIN_DIR)
+	@KWS_BIN=$(abspath $(BIN)) bash tools/retrain_report.sh $(RETRAIN_BASE) $(RETRAIN_DIR)
 
 .PHONY: retrain-pr
 retrain-pr: ## Commit the new model's lock/metrics to a retrain/ branch and open a pull request (never main)

@@ -27,7 +27,8 @@ if not _os.path.exists("/dev/nvidia0"):
 
 
 @contextmanager
-def _stderr_fd_silenced() -> Iterator[None]:
+def quiet_c_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for a block: C++ lines no log level controls."""
     _sys.stderr.flush()
     saved = _os.dup(2)
     devnull = _os.open(_os.devnull, _os.O_WRONLY)
@@ -48,7 +49,7 @@ class _QuietLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        with _stderr_fd_silenced():
+        with quiet_c_stderr():
             self._loader.exec_module(module)
 
 

@@ -24,6 +24,9 @@ class KwsError(Exception):
 def setup_logging() -> None:
     level = os.environ.get("KWS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(levelname).1s %(name)s: %(message)s")
+    if level != "DEBUG":  # TF's own info lines (SavedModel renames, "Assets written to")
+        for name in ("absl", "tensorflow"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     redact.install()  # no user:password@ of a URI in any log line
 
 

@@ -15,6 +15,7 @@ the device does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,6 +144,20 @@ class _BatchFrontend:
         return to_int8(self._fn(batch).numpy())
 
 
+_BATCH_FRONTENDS: dict[str, _BatchFrontend] = {}
+
+
+def _batch_frontend(
+    frontend: dict[str, Any], sample_rate: int, clip_samples: int
+) -> _BatchFrontend:
+    """One traced graph per front-end config for the process: a new tf.function per call
+    would be traced again each time (and TensorFlow warns about it)."""
+    key = json.dumps([frontend, sample_rate, clip_samples], sort_keys=True, default=str)
+    if key not in _BATCH_FRONTENDS:
+        _BATCH_FRONTENDS[key] = _BatchFrontend(frontend, sample_rate, clip_samples)
+    return _BATCH_FRONTENDS[key]
+
+
 def compute_features_batch(
     audios: Sequence[np.ndarray] | np.ndarray,
     frontend: dict[str, Any],
@@ -160,7 +175,7 @@ def compute_features_batch(
     out = np.empty((n, frames, int(frontend["num_channels"])), dtype=np.int8)
     if n == 0:
         return out
-    run = _BatchFrontend(frontend, sample_rate, clip_samples)
+    run = _batch_frontend(frontend, sample_rate, clip_samples)
     for start in range(0, n, BATCH):
         chunk = audios[start : start + BATCH]
         batch = np.stack(

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ml import quiet_c_stderr
 from ml.errors import KwsError, run_main
 from ml.fit import compile_and_fit, load_float_model, seed_everything
 from ml.frontend import INPUT_SCALE, INPUT_ZERO_POINT, dequantize_features
@@ -111,7 +113,8 @@ def convert(model: Any, calibration: np.ndarray) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        return bytes(converter.convert())
+        with quiet_c_stderr():  # the calibrator's "fully_quantize: 0, inference_type: 6" line
+            return bytes(converter.convert())
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QuantizeError(f"int8 conversion failed: {msg}") from None
@@ -121,7 +124,9 @@ def io_details(tflite: bytes) -> dict[str, Any]:
     """Input/output dtype, shape and (scale, zero point), and the builtin ops used."""
     import tensorflow as tf
 
-    interp = tf.lite.Interpreter(model_content=tflite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interp = tf.lite.Interpreter(model_content=tflite)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     ops = sorted({op["op_name"] for op in interp._get_ops_details()})
     return {

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ml import quiet_c_stderr
 from ml.errors import KwsError
 
 log = logging.getLogger(__name__)
@@ -234,10 +235,11 @@ class TfliteRunner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             try:
-                self._ip = tf.lite.Interpreter(
-                    model_content=model_bytes, experimental_op_resolver_type=kind
-                )
-                self._ip.allocate_tensors()
+                with quiet_c_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                    self._ip = tf.lite.Interpreter(
+                        model_content=model_bytes, experimental_op_resolver_type=kind
+                    )
+                    self._ip.allocate_tensors()
             except (RuntimeError, ValueError) as exc:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise ModelFileError(f"model: TFLite cannot load it ({msg})") from None

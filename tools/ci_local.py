@@ -12,7 +12,9 @@ Scenarios (event files in .github/act-events/):
             needs): telemetry of the production boards and the drift check; no drift on
             freshly booted boards, so no drift alarm is sent;
 - drift:    the same after the production boards heard only white noise: the drift check
-            fails the telemetry job and the drift-alarm job runs (it sends nothing under act).
+            fails the telemetry job and the drift-alarm job runs (it sends nothing under act);
+- retrain:  repository_dispatch drift-alarm (retrain.yml): `make retrain` with this machine's
+            DVC remote; the pull-request job (gh, a push) is skipped under act.
 
 act maps every runner label to this machine. The pinned actions come from act-actions.tgz
 (extracted into build/ci-local/actions), Python from a tool cache whose 3.11 is this work
@@ -119,6 +121,10 @@ SCENARIOS = {
         {"telemetry", "drift-alarm"}, {"run", "report"}, jobs=["drift-alarm"],
         must_fail={"telemetry"}, noise_clips=60,
     ),
+    "retrain": Scenario(
+        "drift alarm: retrain", "retrain.yml", "repository_dispatch",
+        "dispatch-drift-alarm.json", {"retrain"}, {"pull-request"},
+    ),
 }  # fmt: skip
 # the virtual boards each scenario's self-hosted runners have
 ROLES = {
@@ -129,6 +135,7 @@ ROLES = {
     "rollback": ["production"],
     "nightly": ["production"],
     "drift": ["production"],
+    "retrain": [],
 }
 # make test runs the fork PR's board jobs only (with what they need): the jobs make test
 # runs itself (lint, pytest, firmware, virtual HIL) would double its time.
