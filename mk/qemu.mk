@@ -2,8 +2,10 @@
 # generated model) linked into the Nano 33 BLE's flash and RAM budgets (hil/boards.yaml), run
 # under qemu-system-arm -M mps2-an386 -icount with its UART on a pty (hil/virtual/qemu.py).
 FW_M4_BOARD := $(FW_BUILD)/m4/kws_m4_board
-# In make test since the tiny profile builds its model once per fresh clone: the M4 TFLM tree
-# and TFLM + CMSIS-NN for M4 cost 6.8 min CPU (measured under load), the suites ~2.5 min.
+# Not in TEST_TARGETS: on a fresh clone the M4 TFLM tree and TFLM + CMSIS-NN for M4 (6.8 min
+# CPU, measured under load) and the suites (~2.5 min) would take make test over its 30 min
+# (bash .ci/run on 2026-11-30 reached the end of pytest after 21 min). tests/test_m4_memory_map.py
+# (the memory map and the one-line overflow error) is in make test.
 
 ##@ Firmware
 .PHONY: m4-board
@@ -26,4 +28,3 @@ hil-qemu: setup $(PROFILE_ARTEFACTS) m4-board ## Smoke + acceptance on the emula
 	@$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/qemu_planted.py
 	@echo "hil-qemu: the planted front-end and output errors fail parity and agreement on the emulated board"
 
-TEST_TARGETS += hil-qemu

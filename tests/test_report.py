@@ -22,7 +22,13 @@ def git(repo: Path, *args: str) -> None:
 
 
 def report(repo: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GITHUB_STEP_SUMMARY": str(out / "summary.md")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GITHUB_STEP_SUMMARY": str(out / "summary.md"),
+        # a registry that does not exist (make exports the work tree's own)
+        "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+    }
     return subprocess.run(
         [sys.executable, "-m", "ml.report", "--out", str(out), *extra],
         cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=300,
