@@ -31,6 +31,7 @@ from ml.synth import (
 )
 from ml.synth import engines as engines_mod
 from ml.synth import generate as generate_mod
+from ml.synth import piper as piper_mod
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = re.compile(r"(espeak|flite|festival|piper)-([0-9a-f]{8})_nohash_(\d+)\.wav")
@@ -235,12 +236,12 @@ def test_missing_piper_names_its_package(
 ) -> None:
     for mod in ("piper", "piper.config", "piper.voice"):  # import -> ImportError
         monkeypatch.setitem(sys.modules, mod, None)
-    engines_mod._piper_voice.cache_clear()
+    piper_mod._piper_voice.cache_clear()
     try:
         with pytest.raises(SynthError) as exc:
             engine("piper").check(small_params["synth"]["piper"])
     finally:
-        engines_mod._piper_voice.cache_clear()
+        piper_mod._piper_voice.cache_clear()
     assert str(exc.value) == (
         "piper is not installed: install the PyPI package piper-tts (`make setup`)"
     )

@@ -36,13 +36,13 @@ from typing import Any
 
 from hil import proc as bounded
 from hil.boards import board_facts
+from hil.virtual.image import FLASH_DIR, image_files, write_image
 from ml.errors import KwsError, run_main
 from ml.fsutil import write_json_atomic
 
 log = logging.getLogger("hil.virtual.slot")
 SLOT_FILE = "slot.json"
 PORT_LINK = "port"
-FLASH_DIR = "flash"
 REBOOT_TIMEOUT_S = 180.0
 
 
@@ -78,46 +78,6 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def image_files(settings: Path, model: Path | None = None) -> tuple[dict[str, Any], Path]:
-    """The settings (parsed) and the .tflite they name; the model's sha256 must match them."""
-    try:
-        data = json.loads(Path(settings).read_text())
-    except OSError as exc:
-        raise SlotError(f"{settings}: cannot read ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise SlotError(f"{settings}: not valid JSON (line {exc.lineno})") from None
-    m = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(m, dict) or not isinstance(m.get("sha256"), str):
-        raise SlotError(f"{settings}: no model.sha256")
-    model = model or Path(settings).parent / str(m.get("file", "model_int8.tflite"))
-    try:
-        digest = hashlib.sha256(model.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise SlotError(f"{model}: cannot read ({exc.strerror or exc})") from None
-    if digest != m["sha256"]:
-        raise SlotError(
-            f"{model}: sha256 {digest[:12]} differs from {settings} ({m['sha256'][:12]})"
-        )
-    return data, model
-
-
-def write_image(slot: Path, settings: Path, model: Path | None = None) -> str:
-    """Put the image into `slot/flash` atomically; return the model sha256."""
-    data, model = image_files(settings, model)
-    staging = slot / f"{FLASH_DIR}.new"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    shutil.copyfile(model, staging / str(data["model"].get("file", "model_int8.tflite")))
-    (staging / "model_settings.json").write_text(json.dumps(data, indent=2) + "\n")
-    old = slot / f"{FLASH_DIR}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if (slot / FLASH_DIR).exists():
-        (slot / FLASH_DIR).rename(old)
-    staging.rename(slot / FLASH_DIR)
-    shutil.rmtree(old, ignore_errors=True)
-    return str(data["model"]["sha256"])
 
 
 def flash(port: str | Path, settings: Path | None, model: Path | None = None) -> str:

@@ -16,17 +16,10 @@ n) and the rooms by (seed, k): the same seed gives byte-identical files whicheve
 renders what (`generate.py`).
 """
 
+from ml.synth.checks import HOMOPHONES, check_engines, check_synth_params
 from ml.synth.common import GENERATOR_VERSION, INFO_FILE, SynthError, rng_for
 from ml.synth.engines import ENGINES, Prosody, engine
-from ml.synth.generate import (
-    BACKGROUNDS,
-    HOMOPHONES,
-    check_engines,
-    check_generated,
-    check_synth_params,
-    describe,
-    synthesize,
-)
+from ml.synth.generate import BACKGROUNDS, check_generated, describe, synthesize
 from ml.synth.speakers import (
     Speaker,
     Utterance,

