@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hil.run_virtual import VirtualBoard
-from hil.suite_cmd import pytest_cmd
 from hil.virtual.qemu import M4_BOARD, QEMU, image_facts
+from tests.planted import planted_suite
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,19 +35,7 @@ def pipeline() -> Path:
 
 
 def _suite(pipeline, tmp_path, plant: str, select: str) -> subprocess.CompletedProcess[str]:
-    settings = pipeline / "firmware/generated/model_settings.json"
-    with VirtualBoard("nano33ble", settings, ["--plant", plant], kind="qemu") as vb:
-        cmd = pytest_cmd(
-            "nano33ble",
-            vb.port,
-            settings=settings,
-            vectors=pipeline / "hil/vectors",
-            results=tmp_path,
-            params=pipeline / "params.yaml",
-        )
-        return subprocess.run(
-            [*cmd, "-k", select, "-s"], capture_output=True, text=True, timeout=600, check=False
-        )
+    return planted_suite("nano33ble", "qemu", pipeline, tmp_path, plant=plant, select=select)
 
 
 def test_planted_frontend_error_fails_parity_on_qemu(pipeline, tmp_path):

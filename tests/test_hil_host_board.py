@@ -13,7 +13,7 @@ import pytest
 
 from hil.client import Client
 from hil.run_virtual import VirtualBoard
-from hil.suite_cmd import pytest_cmd
+from tests.planted import planted_suite
 
 pytestmark = pytest.mark.slow
 
@@ -24,19 +24,7 @@ def pipeline(tiny_pipeline):
 
 
 def _suite(pipeline, tmp_path, plant: str, select: str) -> subprocess.CompletedProcess[str]:
-    settings = pipeline / "firmware/generated/model_settings.json"
-    with VirtualBoard("esp32", settings, ["--plant", plant]) as vb:
-        cmd = pytest_cmd(
-            "esp32",
-            vb.port,
-            settings=settings,
-            vectors=pipeline / "hil/vectors",
-            results=tmp_path,
-            params=pipeline / "params.yaml",
-        )
-        return subprocess.run(
-            [*cmd, "-k", select, "-s"], capture_output=True, text=True, timeout=600, check=False
-        )
+    return planted_suite("esp32", "host", pipeline, tmp_path, plant=plant, select=select)
 
 
 def test_planted_frontend_error_fails_parity(pipeline, tmp_path):

@@ -149,7 +149,33 @@ def settings_text(s: dict[str, Any], path: Path, facts: dict[str, Any]) -> str:
     return "".join(f"{k}={v}\n" for k, v in values.items())
 
 
-class HostBoard:
+class BoardProcess:
+    """A running board: `spawn` boots one (process, pty); power cycles swap them."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    port = ""
+
+    def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
+        raise NotImplementedError
+
+    def start(self) -> str:
+        """Starts (or restarts: a power cycle) the board; returns its pty."""
+        self.stop()
+        self.proc, self.port = self.spawn()
+        return self.port
+
+    def adopt(self, proc: subprocess.Popen[bytes], port: str) -> str:
+        """Power-cycle onto an instance from `spawn` (already booted: no start-up wait)."""
+        self.stop()
+        self.proc, self.port = proc, port
+        return port
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            bounded.stop(self.proc)
+
+
+class HostBoard(BoardProcess):
     """One `kws_host_board` process; `port` is its pty once it printed `PORT <path>`."""
 
     def __init__(
@@ -200,12 +226,6 @@ class HostBoard:
         self.port = ""
         self.start()
 
-    def start(self) -> str:
-        """Starts (or restarts: a power cycle) the firmware; returns its pty."""
-        self.stop()
-        self.proc, self.port = self.spawn()
-        return self.port
-
     def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
         """Another instance of this board's firmware, booted: (process, pty)."""
         proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE)
@@ -215,13 +235,3 @@ class HostBoard:
             proc.wait()
             raise KwsError(f"host board {self.board}: did not come up (see its stderr)")
         return proc, first.split(" ", 1)[1].strip()
-
-    def adopt(self, proc: subprocess.Popen[bytes], port: str) -> str:
-        """Power-cycle onto an instance from `spawn` (already booted: no start-up wait)."""
-        self.stop()
-        self.proc, self.port = proc, port
-        return port
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            bounded.stop(self.proc)

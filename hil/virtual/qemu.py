@@ -23,7 +23,7 @@ from typing import Any
 
 from hil import proc as bounded
 from hil.boards import BOARDS_FILE, board_facts
-from hil.virtual.board import REPO, read_settings
+from hil.virtual.board import REPO, BoardProcess, read_settings
 from ml.errors import KwsError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def qemu_cmd(image: Path, icount_shift: int) -> list[str]:
     ]  # fmt: skip
 
 
-class QemuBoard:
+class QemuBoard(BoardProcess):
     """One QEMU process running the image; `port` is its UART's pty."""
 
     def __init__(
@@ -98,12 +98,6 @@ class QemuBoard:
         self.port = ""
         self.start()
 
-    def start(self) -> str:
-        """Starts (or restarts: a power cycle) QEMU; returns the UART's pty."""
-        self.stop()
-        self.proc, self.port = self.spawn()
-        return self.port
-
     def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
         proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         first = bounded.first_line(proc, START_TIMEOUT_S)
@@ -112,12 +106,3 @@ class QemuBoard:
             bounded.stop(proc, grace_s=2.0)
             raise KwsError(f"emulated {self.board}: QEMU did not open a pty ({first.strip()!r})")
         return proc, m.group(1)
-
-    def adopt(self, proc: subprocess.Popen[bytes], port: str) -> str:
-        self.stop()
-        self.proc, self.port = proc, port
-        return port
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            bounded.stop(self.proc)
