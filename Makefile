@@ -28,9 +28,11 @@ APT_STAMP := build/.apt-installed
 
 ##@ Main job
 .PHONY: demo
-demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards
+demo: setup ## Dataset -> int8 model -> firmware artefacts -> MLflow -> virtual boards (COLD=1: retrain)
 	@# Sub-makes in sequence; the virtual boards get what repro just exported (PROFILE=full).
 	@$(MAKE) data-verified  # data.dvc from the remote, or regenerated and checked equal
+	@# What the DVC remote holds for dvc.lock is used (minutes); COLD=1 retrains from the data.
+	@$(if $(filter 1,$(COLD)),echo "demo: COLD=1: every stage runs from the data",$(MAKE) pull)
 	@$(MAKE) repro
 	@$(MAKE) registry
 	@$(MAKE) hil-virtual PROFILE=full

@@ -22,10 +22,7 @@ ci-pipeline: setup ## CI pipeline: dvc pull when a remote is configured, dvc rep
 	  echo "ci-pipeline: PROFILE=tiny: dvc.yaml with tiny params in $(TINY_DIR) (make tiny)"; \
 	  $(MAKE) tiny; \
 	else \
-	  if [ -n "$$($(BIN)/dvc remote list)" ]; then \
-	    $(BIN)/dvc pull || echo "ci-pipeline: dvc pull incomplete; dvc repro computes what is missing"; \
-	  else echo "ci-pipeline: no DVC remote configured: nothing to pull"; fi; \
-	  $(MAKE) data && $(MAKE) repro; \
+	  $(MAKE) pull && $(MAKE) data && $(MAKE) repro; \
 	fi
 	@$(PY) -m ml.release collect --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --metrics $(PROFILE_DIR)metrics --out $(CI_MODEL)

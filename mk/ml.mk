@@ -4,7 +4,7 @@
 ##@ Pipeline
 .PHONY: repro
 repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs changed; register in MLflow; push the cache
-	@$(BIN)/dvc repro
+	@$(BIN)/dvc repro $(if $(filter 1,$(COLD)),--force)
 	@# DVC skips `register` when its inputs match dvc.lock, which they always do on a fresh
 	@# clone (the pipeline is deterministic): the model would never reach this machine's
 	@# MLflow. Forcing that one stage is cheap: it only moves the alias of a model it has.
@@ -12,6 +12,15 @@ repro: setup ## Run the DVC pipeline (dvc repro): only stages whose inputs chang
 	@# Cached outputs (the confusion-matrix image, models) go to the remote so that others'
 	@# `dvc plots diff` against this commit finds both sides.
 	@$(BIN)/dvc push -q || echo "repro: warning: dvc push failed; others cannot diff images against this run" >&2
+
+.PHONY: pull
+pull: setup ## Fetch dvc.lock's outputs from the DVC remote: stages whose outputs arrive do not rerun
+	@# The pipeline is deterministic, so what the remote holds for dvc.lock is what a rerun
+	@# would produce: DVC's own answer to "do not retrain what someone already trained".
+	@if [ -z "$$($(BIN)/dvc remote list)" ]; then echo "pull: no DVC remote: every stage runs"; \
+	elif $(BIN)/dvc pull -q 2>/dev/null; then \
+	  echo "pull: dvc.lock's outputs came from the DVC remote; stages rerun only for what changed"; \
+	else echo "pull: the DVC remote lacks some outputs of dvc.lock: their stages rerun"; fi
 
 .PHONY: metrics
 metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)

@@ -71,8 +71,7 @@ retrain: setup ## The retrain workflow's run: data, pipeline, drift report, metr
 	@$(MAKE) data-verified
 	@# What the remote holds for dvc.lock first: only what new data, code or params change reruns
 	@# (unchanged inputs give the same model: the pipeline is deterministic).
-	@if [ -n "$$($(BIN)/dvc remote list)" ]; then $(BIN)/dvc pull -q 2>/dev/null \
-	  || echo "retrain: the remote lacks some outputs of dvc.lock: their stages rerun"; fi
+	@$(MAKE) pull
 	@$(MAKE) repro  # dvc repro incl. the monitor stage, then dvc push of the new model
 	@KWS_BIN=$(abspath $(BIN)) bash tools/retrain_report.sh $(RETRAIN_BASE) $(RETRAIN_DIR)
 
