@@ -1,4 +1,5 @@
-"""ml.synth: the offline multi-engine Speech Commands look-alike (layout, determinism, errors)."""
+"""ml.synth: the offline multi-engine Speech Commands look-alike (layout, audio, determinism,
+speakers, engines); what it refuses is in test_synth_checks.py."""
 
 from __future__ import annotations
 
