@@ -81,3 +81,11 @@ def tiny_params(tiny_dataset: Path) -> dict[str, Any]:
     params, _ = tiny_synth_params()
     params["validate"]["min_clips_per_class"] = MIN_CLIPS
     return copy.deepcopy(params)
+
+
+@pytest.fixture
+def small_synth_params() -> dict[str, Any]:
+    """params.yaml with a small generator: 1 unknown word per speaker, 2 s of backgrounds."""
+    params = load_params(REPO / "params.yaml")
+    params["synth"].update(unknown_words_per_speaker=1, background_seconds=2)
+    return params

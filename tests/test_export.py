@@ -61,6 +61,28 @@ def test_directory_contents(out: dict) -> None:
     assert (out["gen"] / "model_int8.tflite").read_bytes() == out["model"]
 
 
+def ds_cnn_macs_by_hand(p: dict) -> int:
+    """Multiply-accumulates of ml.models' DS-CNN from its params, counted by hand (not read
+    from the flatbuffer as ml.tflm.count_macs does). With the tiny params (32 filters, 2
+    blocks, a 10x4 first kernel, stride 2x2 over 49x40): the first conv 25x20x32 x (10x4) =
+    640,000; per block a depthwise 3x3 25x20x32 x 9 = 144,000 and a pointwise 25x20x32 x 32 =
+    512,000; the head 12 x 32 = 384 on the pooled map: 640,000 + 2 x 656,000 + 384 = 1,952,384.
+    """
+    ds = p["model"]["ds_cnn"]
+    assert p["model"]["architecture"] == "ds_cnn"  # the tiny profile's (ml.tiny TINY)
+    filters, (kh, kw), (sh, sw) = ds["filters"], ds["first_kernel"], ds["first_stride"]
+    cells = -(-49 // sh) * -(-40 // sw)  # 'same' padding: ceil(49 / sh) x ceil(40 / sw)
+    first = cells * filters * kh * kw
+    block = cells * filters * 9 + cells * filters * filters
+    return first + ds["blocks"] * block + 12 * filters
+
+
+def test_ds_cnn_macs_by_hand_of_the_tiny_shape() -> None:
+    tiny = {"architecture": "ds_cnn", "ds_cnn": {
+        "filters": 32, "blocks": 2, "first_kernel": [10, 4], "first_stride": [2, 2]}}  # fmt: skip
+    assert ds_cnn_macs_by_hand({"model": tiny}) == 1_952_384
+
+
 def test_settings_json(out: dict) -> None:
     s, p, model = out["settings"], out["params"], out["model"]
     assert set(s) == {
@@ -78,9 +100,14 @@ def test_settings_json(out: dict) -> None:
     assert m["file"] == "model_int8.tflite"
     assert m["sha256"] == hashlib.sha256(model).hexdigest()
     assert m["bytes"] == len(model)
-    assert m["ops"] == tflm.model_ops(model)
-    assert m["macs"] == tflm.count_macs(model)
-    assert m["arena_bytes"] == tflm.measure_arena(model)
+    # the DS-CNN's layers (ml.models): reshape, convs, depthwise convs, average pool, softmax
+    assert m["ops"] == ["AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE", "SOFTMAX"]
+    assert m["macs"] == ds_cnn_macs_by_hand(p)
+    # the arena figure is what TFLM needs: enough to run the model, and not twice too much
+    x = np.zeros((1, 49, 40), np.int8)
+    assert tflm.run_tflm(model, x, arena_size=m["arena_bytes"]).shape == (1, 12)
+    with pytest.raises(tflm.ModelFileError, match=r"^model: TFLM cannot load it"):
+        tflm.run_tflm(model, x, arena_size=m["arena_bytes"] // 2)
     assert m["tensor_arena_size"] % 16 == 0 and m["tensor_arena_size"] > m["arena_bytes"]
     # no git sha, time or path: equal models give equal exports (the firmware build stamps)
     assert set(s["provenance"]) == {"data_hash", "params_hash"}
@@ -130,7 +157,7 @@ def test_headers_compile_and_agree(out: dict, tmp_path: Path) -> None:
 
 
 def test_golden_vectors(out: dict) -> None:
-    from ml.frontend import compute_features
+    from ml.frontend import stream_features
     from ml.splits import load_split
 
     p = out["params"]
@@ -142,14 +169,18 @@ def test_golden_vectors(out: dict) -> None:
     assert len(x) == min(
         p["export"]["golden_vectors"], len(load_split(out["root"] / "build/features", "test")[0])
     )
-    assert np.array_equal(expected, tflm.run_tflm(out["model"], x))
+    # the expected outputs are TFLM's (what the boards run); TFLite's reference kernels, another
+    # runtime, must give the same bytes (ml.tflm: CONV_2D heads are bit-exact between them)
+    assert np.array_equal(expected, tflm.run_tflite(out["model"], x))
     with np.load(out["vec"] / "audio.npz") as z:
         audio, feats, ay = z["audio"], z["features"], z["y"]
     assert audio.dtype == np.int16 and audio.shape == (p["export"]["golden_audio"], 16000)
     assert feats.dtype == np.int8 and feats.shape == (len(audio), 49, 40)
     assert ay.dtype == np.int64 and len(set(ay.tolist())) == len(ay)  # round-robin labels
+    # export computes them clip by clip (compute_features); the streaming front-end, another
+    # path through the same TFLM library, gives the same slices for a 1 s clip
     for a, f in zip(audio, feats, strict=True):
-        assert np.array_equal(f, compute_features(a, p["frontend"], 16000, 16000))
+        assert np.array_equal(f, stream_features(a, p["frontend"], 16000))
     manifest = json.loads((out["vec"] / "manifest.json").read_text())
     assert manifest == {
         "model_sha256": out["settings"]["model"]["sha256"],

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from ml.dataset import list_clips
+from ml.dataset import Clip, list_clips
 from ml.errors import KwsError
-from ml.features import FeaturesError, build_split, main
+from ml.features import FeaturesError, build_split, main, select_examples
 from ml.params import ParamsError
 from ml.splits import load_split
 
@@ -40,6 +40,7 @@ def test_splits_shapes_and_example_counts(tiny_dataset, tiny_params, tmp_path):
         assert len(x) == len(y) == len(names)
         known = [c for c in clips[split] if labels[c.label] != "_unknown_"]
         unknown = [c for c in clips[split] if labels[c.label] == "_unknown_"]
+        # input_data's rule, pinned by hand-worked numbers in test_select_examples_by_hand
         n_sil = math.ceil(len(known) * ds["silence_percentage"] / 100)
         n_unk = min(len(unknown), math.ceil(len(known) * ds["unknown_percentage"] / 100))
         copies = 1 + (ft["augment_copies"] if split == "training" and ft["augment"] else 0)
@@ -58,6 +59,39 @@ def test_splits_shapes_and_example_counts(tiny_dataset, tiny_params, tmp_path):
     assert any("#aug1" in str(n) for n in names)
     _, _, names = load_split(out, "test")
     assert not any("#aug" in str(n) for n in names)
+
+
+def hand_clips(known: int, unknown: int) -> list[Clip]:
+    """`known` "yes" clips and `unknown` "bed" clips, one speaker each."""
+    words = ["yes"] * known + ["bed"] * unknown
+    return [
+        Clip(Path(f"/d/{w}/{i:08x}_nohash_0.wav"), f"{w}/{i:08x}_nohash_0.wav", w,
+             2 if w == "yes" else 1, f"{i:08x}")
+        for i, w in enumerate(words)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown", "picked", "silence"),
+    [
+        (20, 15, 8, 2),  # unknowns: min(15, ceil(20 x 40%) = 8); silence: ceil(20 x 10%) = 2
+        (21, 15, 9, 3),  # ceil(8.4) = 9, ceil(2.1) = 3: both round up
+        (20, 5, 5, 2),  # only 5 unknowns: all of them
+        (0, 5, 0, 0),  # no keyword clips: nothing to scale by
+    ],
+)
+def test_select_examples_by_hand(known: int, unknown: int, picked: int, silence: int) -> None:
+    """input_data's rule, with dataset.unknown_percentage 40 and silence_percentage 10."""
+    params = {
+        "dataset": {"labels": ["_silence_", "_unknown_", "yes"], "unknown_percentage": 40,
+                    "silence_percentage": 10},
+        "features": {"seed": 1},
+    }  # fmt: skip
+    out = select_examples(hand_clips(known, unknown), "training", params, n_background=1)
+    assert [e.label for e in out].count(2) == known
+    assert [e.label for e in out].count(1) == picked
+    assert [e.name for e in out].count("silence") == silence
+    assert len(out) == known + picked + silence
 
 
 def test_deterministic_and_seed_sensitive(tiny_dataset, tiny_params, tmp_path):

@@ -26,7 +26,6 @@ from hil.run_virtual import VirtualBoard
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 1.0
-FAST: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ FAULTS = [
 @pytest.mark.parametrize(("fault", "error", "message"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_fault_is_named_and_lock_released(model, fault, error, message):
     settings, x = model
-    with VirtualBoard("esp32", settings, [*FAST, "--fault", fault, "--fault-after", "1"]) as vb:
+    with VirtualBoard("esp32", settings, ["--fault", fault, "--fault-after", "1"]) as vb:
         lock = PortLock(vb.port, f"test_{fault}", timeout_s=1)
         t = time.monotonic()
         with pytest.raises(error, match=message), lock:
@@ -69,7 +68,7 @@ def test_fault_is_named_and_lock_released(model, fault, error, message):
 
 def test_reset_fault_fires_once_then_board_serves_again(model):
     settings, _ = model
-    with VirtualBoard("esp32", settings, [*FAST, "--fault", "reset", "--fault-after", "0"]) as vb:
+    with VirtualBoard("esp32", settings, ["--fault", "reset", "--fault-after", "0"]) as vb:
         client = Client(vb.port, timeout_s=TIMEOUT_S, name="esp32")
         with pytest.raises(BoardReset):
             client.identity()
@@ -98,7 +97,7 @@ class _DeadPort:
 
 def test_one_reconnect_on_a_lost_port(model):
     settings, _ = model
-    with VirtualBoard("esp32", settings, FAST) as vb:
+    with VirtualBoard("esp32", settings) as vb:
         client = Client(vb.port, timeout_s=TIMEOUT_S, stream=_DeadPort(), name="esp32")
         assert client.identity()["board"] == "esp32"  # reopened vb.port, sent again
         assert client.reconnects == 1
@@ -119,7 +118,7 @@ def test_suite_on_a_hanging_board_fails_fast_and_frees_the_port(model, tmp_path,
     params["hil"]["command_timeout_s"] = 1.0
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     vectors = settings.parents[2] / "hil/vectors"
-    with VirtualBoard("esp32", settings, [*FAST, "--fault", "hang", "--fault-after", "2"]) as vb:
+    with VirtualBoard("esp32", settings, ["--fault", "hang", "--fault-after", "2"]) as vb:
         t = time.monotonic()
         p = subprocess.run(
             [sys.executable, "-m", "pytest", "hil/test_smoke.py", "-q", "-p", "no:cacheprovider",

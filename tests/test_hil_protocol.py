@@ -19,7 +19,6 @@ from hil.client import Client
 from hil.run_virtual import VirtualBoard
 
 pytestmark = pytest.mark.slow
-FAST: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def model(tiny_pipeline):
 
 @pytest.fixture(scope="module")
 def board(model):
-    with VirtualBoard("esp32", model[0], FAST) as vb:
+    with VirtualBoard("esp32", model[0]) as vb:
         client = Client(vb.port, timeout_s=3.0, name="esp32")
         yield client
         client.close()
@@ -44,10 +43,9 @@ def crc(data: bytes) -> str:
 
 def test_malformed_inputs_get_their_exact_error_lines(board, model):
     x = model[1]
-    n = len(x)
-    clip = (
-        2 * model[2]["frontend"]["sample_rate"] * model[2]["frontend"]["clip_duration_ms"] // 1000
-    )
+    n = 1960  # one feature set: 49 frames x 40 channels of int8
+    clip = 32000  # the longest audio payload: 1 s at 16 kHz of int16
+    assert len(x) == n
     before = int(board.stats()["errors"])
     cases = [
         ("bogus arg", None, "e-unknown-command cmd=bogus"),
@@ -158,7 +156,7 @@ def test_mlperf_errors(board):
 
 
 def _boot_line(settings_path, extra):
-    with VirtualBoard("nano33ble", settings_path, [*FAST, *extra]) as vb:
+    with VirtualBoard("nano33ble", settings_path, extra) as vb:
         client = Client(vb.port, timeout_s=3.0, name="nano33ble")
         banner = client.reset()
         # safe mode reads no payload: the 3 bytes after the line are the next command

@@ -18,7 +18,6 @@ from hil.run_virtual import VirtualBoard
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
-FAST: list[str] = []  # the firmware host board starts in well under a second
 # esptool's SYNC request as it goes on the wire: a SLIP frame, no newline
 ESPTOOL_SYNC = b"\xc0\x00\x08\x24\x00\x00\x00\x00\x00\x07\x07\x12\x20" + b"\x55" * 32 + b"\xc0"
 
@@ -31,7 +30,7 @@ def settings(tiny_pipeline):
 @pytest.fixture(scope="module")
 def vb(settings):
     """One board for the module (each test leaves it in step for the next)."""
-    with VirtualBoard("esp32", settings, FAST) as board:
+    with VirtualBoard("esp32", settings) as board:
         yield board
 
 

@@ -1,13 +1,11 @@
-"""ml.synth: the offline multi-engine Speech Commands look-alike (layout, determinism, errors)."""
+"""ml.synth: the offline multi-engine Speech Commands look-alike (layout, audio, determinism,
+speakers, engines); what it refuses is in test_synth_checks.py."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +14,10 @@ import pytest
 
 from ml.audio import read_wav
 from ml.dataset import speaker_of, which_set
-from ml.params import ParamsError, load_params, validate_params
+from ml.params import ParamsError, load_params
 from ml.synth import (
     ENGINES,
-    SynthError,
     check_engines,
-    check_generated,
-    check_synth_params,
     engine,
     make_speakers,
     scale_engines,
@@ -31,7 +26,6 @@ from ml.synth import (
 )
 from ml.synth import engines as engines_mod
 from ml.synth import generate as generate_mod
-from ml.synth import piper as piper_mod
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = re.compile(r"(espeak|flite|festival|piper)-([0-9a-f]{8})_nohash_(\d+)\.wav")
@@ -45,13 +39,6 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def small_params() -> dict[str, Any]:
-    params = load_params(REPO / "params.yaml")
-    params["synth"].update(unknown_words_per_speaker=1, background_seconds=2)
-    return params
-
-
 def test_defaults_meet_the_brief() -> None:
     params = load_params(REPO / "params.yaml")
     sp = params["synth"]
@@ -63,26 +50,26 @@ def test_defaults_meet_the_brief() -> None:
 
 
 def test_same_seed_same_bytes_whatever_the_workers(
-    small_params: dict[str, Any], tmp_path: Path
+    small_synth_params: dict[str, Any], tmp_path: Path
 ) -> None:
-    small_params["synth"]["engines"] = dict.fromkeys(ENGINES, 1)  # one speaker per engine
-    a = synthesize(tmp_path / "a", small_params, seed=5, workers=2, progress=False)
-    synthesize(tmp_path / "b", small_params, seed=5, workers=1, progress=False)
+    small_synth_params["synth"]["engines"] = dict.fromkeys(ENGINES, 1)  # one speaker per engine
+    a = synthesize(tmp_path / "a", small_synth_params, seed=5, workers=2, progress=False)
+    synthesize(tmp_path / "b", small_synth_params, seed=5, workers=1, progress=False)
     da, db = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
     assert da == db
     assert len([k for k in da if k.endswith(".wav")]) == a["clips"] + 5 == 4 * 11 + 5
     assert a["speakers_per_engine"] == dict.fromkeys(ENGINES, 1)
-    synthesize(tmp_path / "c", small_params, seed=6, workers=2, progress=False)
+    synthesize(tmp_path / "c", small_synth_params, seed=6, workers=2, progress=False)
     dc = tree_digest(tmp_path / "c")
     assert not set(da.items()) & {(k, v) for k, v in dc.items() if k.endswith(".wav")}
 
 
-def test_regenerating_replaces_the_tree(small_params: dict[str, Any], tmp_path: Path) -> None:
-    small_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
+def test_regenerating_replaces_the_tree(small_synth_params: dict[str, Any], tmp_path: Path) -> None:
+    small_synth_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
     out = tmp_path / "sc"
-    synthesize(out, small_params, speakers=4, seed=1, workers=1, progress=False)
+    synthesize(out, small_synth_params, speakers=4, seed=1, workers=1, progress=False)
     before = tree_digest(out)
-    synthesize(out, small_params, speakers=3, seed=1, workers=1, progress=False)
+    synthesize(out, small_synth_params, speakers=3, seed=1, workers=1, progress=False)
     after = tree_digest(out)
     # speakers are a prefix: the 3-speaker tree is a subset, and no stale files remain
     assert set(after) < set(before)
@@ -94,13 +81,13 @@ def test_layout_and_audio(tiny_dataset: Path, tiny_params: dict[str, Any]) -> No
     ds, sp = tiny_params["dataset"], tiny_params["synth"]
     info = json.loads((tiny_dataset / "synth_info.json").read_text())
     speakers = {s["id"]: s["engine"] for s in info["speakers"]}
-    assert len(speakers) == total_speakers(sp)
+    assert len(speakers) == 12  # tests/fixtures_data.py: TINY_SPEAKERS
     assert set(speakers.values()) == set(ENGINES)  # every engine speaks in the tiny set too
     clips = sorted(p for p in tiny_dataset.glob("*/*.wav") if p.parent.name != "_background_noise_")
     assert {p.parent.name for p in clips} >= set(ds["keywords"])
     assert {p.parent.name for p in clips} - set(ds["keywords"]) <= set(sp["unknown_words"])
-    per_speaker = 10 + sp["unknown_words_per_speaker"]
-    assert len(clips) == info["clips"] == total_speakers(sp) * per_speaker
+    # 12 speakers x (10 keywords + 2 unknown words, fixtures_data.TINY_SYNTH) = 144 clips
+    assert len(clips) == info["clips"] == 144
     peaks = []
     for p in clips:
         m = CLIP.fullmatch(p.name)
@@ -156,8 +143,8 @@ def test_the_word_sits_inside_the_clip(tiny_dataset: Path) -> None:
     assert min(spans) >= 10 and np.median(spans) <= 80, spans
 
 
-def test_speakers_are_a_stable_interleaved_prefix(small_params: dict[str, Any]) -> None:
-    sp = small_params["synth"]
+def test_speakers_are_a_stable_interleaved_prefix(small_synth_params: dict[str, Any]) -> None:
+    sp = small_synth_params["synth"]
     many, few = make_speakers(40, 9, sp), make_speakers(10, 9, sp)
     assert many[:10] == few
     assert len({s.id for s in many}) == 40
@@ -181,159 +168,12 @@ def test_scale_engines() -> None:
     assert min(v for v in scale_engines(engines, 3).values() if v) == 1
 
 
-def test_unknown_variant_is_refused(small_params: dict[str, Any], tmp_path: Path) -> None:
-    params = copy.deepcopy(small_params)
-    params["synth"]["espeak"]["variants"] = ["m3", "nosuchvoice"]
-    with pytest.raises(SynthError) as exc:
-        synthesize(tmp_path / "x", params, speakers=3, seed=1, workers=1, progress=False)
-    assert str(exc.value).endswith("espeak-ng voice variant(s) not found: nosuchvoice")
-    assert not (tmp_path / "x").exists()
-
-
-def test_unknown_accent_is_refused(small_params: dict[str, Any]) -> None:
-    params = copy.deepcopy(small_params)
-    params["synth"]["espeak"]["accents"] = ["en-us", "xx-nowhere"]
-    with pytest.raises(SynthError) as exc:
-        check_engines(params)
-    assert str(exc.value) == (
-        "espeak-ng -v xx-nowhere 'a': Error: The specified espeak-ng voice does not exist."
-    )
-
-
-def test_unknown_flite_and_festival_voices_are_refused(small_params: dict[str, Any]) -> None:
-    params = copy.deepcopy(small_params)
-    params["synth"]["flite"]["voices"] = ["slt", "nobody"]
-    with pytest.raises(SynthError) as exc:
-        check_engines(params)
-    assert str(exc.value) == "flite: voice(s) not found: nobody (flite -lv)"
-    params = copy.deepcopy(small_params)
-    params["synth"]["festival"]["voices"] = ["kal_diphone", "rab_diphone"]
-    with pytest.raises(SynthError) as exc:
-        check_engines(params)
-    assert (
-        str(exc.value) == "festival: voice rab_diphone not installed: install a festvox-* package"
-    )
-
-
-@pytest.mark.parametrize(("name", "package"), [("flite", "flite"), ("festival", "festival")])
-def test_missing_program_names_its_package(
-    name: str,
-    package: str,
-    small_params: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run
-    with pytest.raises(SynthError) as exc:
-        engine(name).check(small_params["synth"][name])
-    assert str(exc.value) == (
-        f"{name} not found: install the Debian package {package} (`make setup`)"
-    )
-
-
-def test_missing_piper_names_its_package(
-    small_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for mod in ("piper", "piper.config", "piper.voice"):  # import -> ImportError
-        monkeypatch.setitem(sys.modules, mod, None)
-    piper_mod._piper_voice.cache_clear()
-    try:
-        with pytest.raises(SynthError) as exc:
-            engine("piper").check(small_params["synth"]["piper"])
-    finally:
-        piper_mod._piper_voice.cache_clear()
-    assert str(exc.value) == (
-        "piper is not installed: install the PyPI package piper-tts (`make setup`)"
-    )
-
-
-def test_param_relations(small_params: dict[str, Any]) -> None:
-    params = copy.deepcopy(small_params)
-    params["synth"]["snr_db_min"] = 50.0
-    with pytest.raises(ParamsError) as exc:
-        check_synth_params(params, "p.yaml")
-    assert str(exc.value) == "p.yaml: synth.snr_db_min must not exceed synth.snr_db_max"
-    params = copy.deepcopy(small_params)
-    params["synth"]["unknown_words"] = ["bed", "yes"]
-    with pytest.raises(ParamsError) as exc:
-        check_synth_params(params, "p.yaml")
-    assert str(exc.value) == "p.yaml: synth.unknown_words contains keywords: yes"
-    params = copy.deepcopy(small_params)
-    params["synth"]["unknown_words"] = ["bed", "know", "write"]
-    with pytest.raises(ParamsError) as exc:
-        check_synth_params(params, "p.yaml")
-    assert str(exc.value) == (
-        "p.yaml: synth.unknown_words has homophones of keywords: "
-        "know (sounds like no), write (sounds like right)"
-    )
-    params = copy.deepcopy(small_params)
-    params["synth"]["room"]["rt60_s"] = [0.9, 0.2]
-    with pytest.raises(ParamsError) as exc:
-        check_synth_params(params, "p.yaml")
-    assert str(exc.value) == "p.yaml: synth.room.rt60_s must be [low, high]"
-    params = copy.deepcopy(small_params)
-    params["synth"]["engines"] = {"espeak": 0}
-    with pytest.raises(ParamsError) as exc:
-        check_synth_params(params, "p.yaml")
-    assert str(exc.value) == "p.yaml: synth.engines gives no speakers"
-
-
-def test_params_schema_of_engines(small_params: dict[str, Any]) -> None:
-    params = copy.deepcopy(small_params)
-    params["synth"]["engines"] = {"espeak": 10, "sam": 3}
-    with pytest.raises(ParamsError) as exc:
-        validate_params(params, "p.yaml")
-    assert str(exc.value) == (
-        "p.yaml: synth.engines.sam: unknown (one of espeak, flite, festival, piper)"
-    )
-    params["synth"]["engines"] = {"espeak": -1}
-    with pytest.raises(ParamsError) as exc:
-        validate_params(params, "p.yaml")
-    assert str(exc.value) == "p.yaml: synth.engines.espeak = -1 is out of range [0, 100000]"
-    params["synth"]["engines"] = {"espeak": 3}
-    params["synth"]["room"]["distance_m"] = [0.3, "far"]
-    with pytest.raises(ParamsError) as exc:
-        validate_params(params, "p.yaml")
-    assert "synth.room.distance_m" in str(exc.value)
-
-
-def test_cli(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "ml.synth", "--out", str(tmp_path / "sc"), "--speakers", "0"]
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert res.returncode == 1
-    assert res.stderr.strip() == "error: --speakers = 0 must be at least 1"
-    assert not (tmp_path / "sc").exists()
-
-
-def test_check_detects_stale_settings(tiny_dataset: Path, tiny_params: dict[str, Any]) -> None:
-    sp = tiny_params["synth"]
-    n = total_speakers(sp)
-    check_generated(tiny_dataset, tiny_params, n, sp["seed"])  # matches
-    with pytest.raises(SynthError) as exc:
-        check_generated(tiny_dataset, tiny_params, n - 1, sp["seed"])
-    info = tiny_dataset / "synth_info.json"
-    assert str(exc.value) == f"{info}: clips differs from the current params; regenerate"
-    changed = copy.deepcopy(tiny_params)
-    changed["synth"]["room"]["probability"] = 0.1
-    with pytest.raises(SynthError) as exc:
-        check_generated(tiny_dataset, changed, n, sp["seed"])
-    assert str(exc.value) == f"{info}: synth differs from the current params; regenerate"
-
-
-def test_check_passes_data_not_made_by_synth(tmp_path: Path, small_params: dict[str, Any]) -> None:
-    (tmp_path / "real").mkdir()
-    check_generated(tmp_path / "real", small_params, 3, 1)
-    with pytest.raises(SynthError) as exc:
-        check_generated(tmp_path / "nope", small_params, 3, 1)
-    assert str(exc.value) == f"{tmp_path / 'nope'}: dataset directory not found"
-
-
 def test_espeak_batch_that_does_not_split_is_spoken_word_by_word(
-    small_params: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_synth_params: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    small_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
+    small_synth_params["synth"]["engines"] = {"espeak": 10, "flite": 0, "festival": 0, "piper": 0}
     monkeypatch.setattr(engines_mod, "split_on_pauses", lambda x, sr, a, b: [x])
-    synthesize(tmp_path / "a", small_params, speakers=2, seed=3, workers=1, progress=False)
+    synthesize(tmp_path / "a", small_synth_params, speakers=2, seed=3, workers=1, progress=False)
     for rel in tree_digest(tmp_path / "a"):
         if rel.endswith(".wav") and not rel.startswith("_background"):
             audio, rate = read_wav(tmp_path / "a" / rel)
@@ -341,12 +181,12 @@ def test_espeak_batch_that_does_not_split_is_spoken_word_by_word(
 
 
 @pytest.mark.parametrize("name", sorted(ENGINES))
-def test_each_engine_speaks_each_item(name: str, small_params: dict[str, Any]) -> None:
+def test_each_engine_speaks_each_item(name: str, small_synth_params: dict[str, Any]) -> None:
     from ml.synth import Prosody
     from ml.synth.common import rng_for
 
     eng = engine(name)
-    voice = eng.draw(rng_for(1, name), small_params["synth"][name])
+    voice = eng.draw(rng_for(1, name), small_synth_params["synth"][name])
     if name == "festival":  # the HTS voice ignores Duration_Stretch; the diphone voices don't
         voice["voice"] = "kal_diphone"
     slow, fast = eng.speak(voice, [("seven", Prosody(0.8, 0)), ("seven", Prosody(1.25, 0))])

@@ -69,8 +69,9 @@ def test_clean_dataset_report(
     assert (code, err) == (0, [])
     report = json.loads((data.parent / "metrics" / "data.json").read_text())
     clips = list_clips(data, tiny_params)
-    assert report["clips"] == sum(len(c) for c in clips.values())
-    assert report["clips_per_split"] == {s: len(c) for s, c in clips.items()}
+    assert report["clips"] == 144  # 12 speakers x (10 keywords + 2 unknown words)
+    assert report["clips_per_split"] == {s: len(c) for s, c in clips.items()}  # the list files
+    assert sum(report["clips_per_split"].values()) == 144
     assert report["clips_per_class"]["yes"]["total"] == 12
     assert report["clips_per_class"]["_unknown_"]["total"] == 24
     assert "_silence_" not in report["clips_per_class"]
