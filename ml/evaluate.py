@@ -1,8 +1,9 @@
 """DVC stage `evaluate`: accuracy, runtime parity, false accepts, size and board budgets.
 
-    python -m ml.evaluate --float build/model/float.keras --int8 build/model/model_int8.tflite \
-        --features build/features --data data/speech_commands --boards hil/boards.yaml \
-        --metrics metrics/evaluate.json --plots metrics/plots [--params params.yaml]
+    python -m ml.evaluate --float MODEL.keras --int8 MODEL.tflite --features DIR --data DIR \
+        --boards BOARDS.yaml --ops OPS.def --metrics OUT.json --plots DIR --reference OUT.json
+
+(dvc.yaml names the paths; `python -m ml.evaluate --help` lists the options.)
 
 Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.fits`):
 - accuracy_float (Keras) and accuracy_int8 (TFLM runtime) on the test split, per_class

@@ -1,8 +1,9 @@
 """DVC stage `export`: firmware/generated/ and hil/vectors/ from the int8 model.
 
-    python -m ml.export --int8 build/model/model_int8.tflite --features build/features \
-        --data data/speech_commands --metrics metrics/evaluate.json \
-        --firmware firmware/generated --vectors hil/vectors [--params params.yaml]
+    python -m ml.export --int8 MODEL.tflite --features DIR --data DIR --metrics EVALUATE.json \
+        --firmware DIR --vectors DIR [--params params.yaml]
+
+(dvc.yaml names the paths; `python -m ml.export --help` lists the options.)
 
 Writes exactly what docs/contracts.md specifies: model_data.h/.cc (alignas(16) array and its
 length), model_settings.h (header-only constexpr facts), model_settings.json (the same for

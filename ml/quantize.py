@@ -1,7 +1,8 @@
 """DVC stage `quantize`: float Keras model -> full-integer int8 TFLite model.
 
-    python -m ml.quantize --model build/model/float.keras --features build/features \
-        --out build/model/model_int8.tflite [--params params.yaml]
+    python -m ml.quantize --model MODEL.keras --features DIR --out MODEL.tflite [--params ...]
+
+(dvc.yaml names the paths.)
 
 Post-training quantization with int8 input and output, calibrated on a fixed, seeded subset
 of the training split (quantize.representative_samples). With `quantize.qat: true` the float

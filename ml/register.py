@@ -1,9 +1,10 @@
 """DVC stage `register`: the int8 model as a `kws` version with the alias `candidate`.
 
-    python -m ml.register --int8 build/model/model_int8.tflite --firmware firmware/generated \
-        --metrics metrics/evaluate.json --data-report reports/data.json \
-        --plots metrics/plots [--params params.yaml] [--out registry.json]
+    python -m ml.register --int8 MODEL.tflite --firmware DIR --metrics EVALUATE.json \
+        --data-report DATA.json --plots DIR [--params params.yaml] [--out registry.json]
     python -m ml.register --list
+
+(dvc.yaml names the paths.)
 
 Registration is keyed on the model's sha256: when a version with these model bytes exists,
 it gets the alias and nothing new is logged, so rerunning the pipeline on the same commit

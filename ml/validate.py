@@ -1,6 +1,8 @@
 """DVC stage `validate`: check the dataset and write the data report.
 
-    python -m ml.validate --data DIR --report metrics/data.json [--params params.yaml]
+    python -m ml.validate --data DIR --report REPORT.json [--params params.yaml]
+
+(dvc.yaml names the paths; `python -m ml.validate --help` lists the options.)
 
 Every problem found is printed as one line (`error: <file or class>: <what>`), all of them,
 then the stage fails; the report is written (atomically) only for a clean dataset.
