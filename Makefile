@@ -83,7 +83,7 @@ lint: $(VENV_STAMP) ## ruff, shellcheck, actionlint and zizmor
 	@$(BIN)/ruff format --check ml hil tests tools
 	@shellcheck .ci/run tools/*.sh
 	@if ls .github/workflows/*.yml >/dev/null 2>&1; then \
-	  $(BIN)/actionlint .github/workflows/*.yml && $(BIN)/zizmor --offline --quiet .github/workflows; fi
+	  $(BIN)/actionlint .github/workflows/*.yml && $(BIN)/zizmor --offline --quiet --color auto .github/workflows; fi
 
 .PHONY: format
 format: $(VENV_STAMP) ## Apply ruff's formatting and autofixes

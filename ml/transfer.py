@@ -172,7 +172,14 @@ def _in_distribution(evaluate_json: Path) -> float | None:
     return None
 
 
-def table(transfer_json: Path, evaluate_json: Path | None, features: Path | None) -> str:
+def table(
+    transfer_json: Path,
+    evaluate_json: Path | None,
+    features: Path | None,
+    engines: list[str] | None = None,
+) -> str:
+    """The Markdown table `make metrics` prints; `engines` (transfer.engines) names the
+    engines a merge of subset runs left out."""
     try:
         t = json.loads(transfer_json.read_text())
     except OSError:
@@ -188,6 +195,12 @@ def table(transfer_json: Path, evaluate_json: Path | None, features: Path | None
             f"| held-out engine {engine} (float, {v['clips']} clips) | {v['accuracy']:.4f} |"
         )
     lines.append(f"| worst held-out engine ({t['worst_engine']}) | {t['worst_accuracy']:.4f} |")
+    missing = [e for e in engines or [] if e not in t["held_out"]]
+    if missing:
+        lines.append(
+            f"(incomplete: no result for {', '.join(missing)} of transfer.engines; "
+            "run `make transfer`)"
+        )
     if features is not None and (features / "train.npz").is_file():
         if features_digest(features) != t.get("features"):
             lines.append(f"(stale: {features} changed since; run `make transfer`)")
@@ -213,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         write_bytes_atomic(args.out, (json.dumps(merge(args.merge), indent=1) + "\n").encode())
         return 0
     if args.show:
-        print(table(args.show, args.evaluate, args.features))
+        engines = load_params(args.params)["transfer"]["engines"]
+        print(table(args.show, args.evaluate, args.features, engines))
         return 0
     if args.features is None or args.out is None:
         raise TransferError("python -m ml.transfer: --features and --out are required")
