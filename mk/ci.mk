@@ -115,11 +115,11 @@ nightly-report: ## Nightly: differences between the pinned and the latest runs (
 
 .PHONY: ci-local
 CI_LOCAL ?= all
-ci-local: setup ## The workflow files under act, offline: push, PR (branch, fork), tag, rollback, nightly, drift [CI_LOCAL=<scenarios>]
+ci-local: setup host-board ## The workflow files under act, offline: push, PR (branch, fork), tag, rollback, nightly, drift [CI_LOCAL=<scenarios>]
 	@$(PY) tools/ci_local.py $(CI_LOCAL)
 
 .PHONY: ci-local-quick
-ci-local-quick: setup ## ci-local: fork PR (board jobs) and tag release (part of make test)
+ci-local-quick: setup host-board ## ci-local: fork PR (board jobs) and tag release (part of make test)
 	@$(PY) tools/ci_local.py --quick fork tag
 
 # make test: the fork PR (no self-hosted job may run) and the tag release under act

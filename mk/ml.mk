@@ -37,6 +37,13 @@ exp: setup ## Compact comparison of DVC experiments: the key figures, changed pa
 	@$(BIN)/dvc exp show --only-changed --md --no-pager \
 	  --drop 'Created|State|Executor' 2>/dev/null || $(BIN)/dvc exp show --only-changed --md
 
+.PHONY: det
+DET_MODELS ?= default=build/model/model_int8.tflite
+DET_THRESHOLDS ?= 120:255:5
+det: setup ## Recognizer trade-off per detection threshold: streaming recall vs false accepts per hour, table + build/det/det.png [DET_MODELS="a=x.tflite b=y.tflite"]
+	@$(PY) -m ml.det --data $(DATA_DIR) $(foreach m,$(DET_MODELS),--model $(m)) \
+	  --thresholds $(DET_THRESHOLDS) --out build/det
+
 .PHONY: registry
 registry: setup ## Print the latest versions of registered model kws and their aliases
 	@$(PY) -m ml.register --list

@@ -15,6 +15,11 @@ Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.
   logic) over evaluate.stream_minutes of non-keyword speech strung together with gaps over
   the background noise, featurized as the device does (one front-end state over the whole
   stream) with an inference every evaluate.stream_hop_ms;
+- streaming_recall, streaming_keywords, streaming_errors_per_hour: the same over a stream of
+  the test split's words (ml/kw_stream.py): the share of spoken keywords the recognizer
+  detects with the right label, and its other detections per hour. Not a gate yet: it is
+  the figure that says what a person speaking to the board gets (`make det` sweeps the
+  detection threshold);
 - model_bytes, arena_bytes (measured by TFLM), tensor_arena_size (with margin), macs;
 - per board in hil/boards.yaml: <board>.est_latency_ms, <board>.fits, <board>.ram_bytes.
 
@@ -44,6 +49,7 @@ from ml.errors import KwsError, run_main
 from ml.eval_outputs import confusion_records, write_outputs
 from ml.fa_stream import false_accepts
 from ml.fsutil import output_error
+from ml.kw_stream import streaming_recall
 from ml.metrics_table import metrics_table
 from ml.params import DEFAULT_PARAMS, load_params
 
@@ -167,6 +173,7 @@ def evaluate(
         fa = false_accepts(model_bytes, data_root, params)
         reference["stream"] = drift.distribution(fa.pop("stream_scores"), labels, threshold)
         metrics.update(fa)
+        metrics.update(streaming_recall(model_bytes, data_root, params))
     metrics["reference"] = {
         "labels": labels,
         "detection_threshold": threshold,

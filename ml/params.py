@@ -234,6 +234,7 @@ SCHEMA: dict[str, Any] = {
         "stream_noise_volume": Num(FLOAT, 0.0, 1.0),
         "stream_gap_ms_min": Num(INT, 0, 10000),
         "stream_gap_ms_max": Num(INT, 0, 10000),
+        "stream_tolerance_ms": Num(INT, 0, 5000),
         "arena_margin_percent": Num(INT, 0, 100),
         "arena_margin_bytes": Num(INT, 0, 1048576),
         # quality gates: evaluate fails (no export, no registration) when one is missed

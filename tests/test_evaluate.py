@@ -81,8 +81,12 @@ def test_tiny_pipeline_metrics(tiny_pipeline: Path) -> None:
         "arena_bytes",
         "macs",
         "false_accepts_per_hour",
+        "streaming_recall",
+        "streaming_errors_per_hour",
     ):
         assert key in m, key
+    # the keyword stream holds the test split's keywords; recall is a share of them
+    assert m["streaming_keywords"] > 0 and 0.0 <= m["streaming_recall"] <= 1.0
     assert m["tflm_tflite_mismatches"] == 0
     assert m["model_bytes"] == (tiny_pipeline / "build/model/model_int8.tflite").stat().st_size
     assert 0 < m["arena_bytes"] < m["tensor_arena_size"]

@@ -477,13 +477,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="act -n: plan only")
     ap.add_argument("--quick", action="store_true", help="fork PR: only the report job chain")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages
+    from ml.errors import KwsError  # a board that does not come up: one line, not a traceback
+
     names = list(SCENARIOS) if args.scenarios == ["all"] else args.scenarios
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        print(f"error: unknown scenario {unknown[0]} (choose from {', '.join(SCENARIOS)})")
+        print(
+            f"error: unknown scenario {unknown[0]} (choose from {', '.join(SCENARIOS)})",
+            file=sys.stderr,
+        )
         return 2
     if "rollback" in names and "tag" not in names and not (STATE / "releases" / TAG).is_dir():
-        print(f"error: rollback needs release {TAG}: run the tag scenario first")
+        print(f"error: rollback needs release {TAG}: run the tag scenario first", file=sys.stderr)
         return 2
     STATE.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
@@ -528,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
                     found = check_release(ROLES[name])
             print(f"  {name}: {time.monotonic() - t0:.0f} s, {'OK' if not found else 'FAILED'}")
             problems += [f"{name}: {p}" for p in found]
-    except (Failure, subprocess.CalledProcessError, OSError) as exc:
+    except (Failure, KwsError, subprocess.CalledProcessError, OSError) as exc:
         problems.append(str(exc))
     if problems:
         for p in problems:
