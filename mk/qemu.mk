@@ -2,10 +2,11 @@
 # generated model) linked into the Nano 33 BLE's flash and RAM budgets (hil/boards.yaml), run
 # under qemu-system-arm -M mps2-an386 -icount with its UART on a pty (hil/virtual/qemu.py).
 FW_M4_BOARD := $(FW_BUILD)/m4/kws_m4_board
-# In make test (TEST_TARGETS, below). On a fresh clone it adds the M4 TFLM tree (4-5 s since
-# third_party.sh skips TFLM's example-array generation; 171 s before, under load), TFLM +
-# CMSIS-NN for M4 (6.8 min CPU, measured under load), the suites (~2 min) and the planted-error
-# and fault checks (~1 min); see the README's Performance table for make test's phases.
+# In make test (TEST_TARGETS, below). What it adds on a fresh clone (2026-11-30, load 4-6 on
+# the 2 cores): the M4 TFLM tree 4-5 s (171 s before third_party.sh skipped TFLM's example
+# arrays), TFLM + CMSIS-NN for M4 and the three images 4 min 13 s wall / 3.7 min CPU (11 min /
+# 6.8 min CPU before the precompiled flatbuffers header, firmware/tflm/tflm.cmake), the suites
+# ~2 min, the planted-error and six fault checks ~1 min. make test prints each phase's time.
 # tests/test_m4_memory_map.py (the memory map and the one-line overflow error) is in pytest.
 
 ##@ Firmware
