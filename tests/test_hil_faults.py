@@ -12,20 +12,12 @@ import numpy as np
 import pytest
 import serial
 
-from hil.client import (
-    BoardDisconnected,
-    BoardHang,
-    BoardReset,
-    Client,
-    GarbledLine,
-    PayloadLost,
-    SlowLink,
-)
+from hil.client import BoardDisconnected, BoardReset, Client
 from hil.lock import PortLock, is_busy
 from hil.run_virtual import VirtualBoard
+from tests.fault_cases import TIMEOUT_S, fault_cases
 
 pytestmark = pytest.mark.slow
-TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +33,7 @@ def _lock_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("KWS_HIL_LOCK_DIR", str(tmp_path / "locks"))
 
 
-FAULTS = [
-    ("hang", BoardHang, r"^esp32: no answer to 'infer' within 1\.0 s: board hung$"),
-    ("slow", SlowLink, r"^esp32: answer to 'infer' incomplete after 1\.0 s \(\d+ bytes\): link"),
-    ("disconnect", BoardDisconnected, r"^esp32: port /dev/pts/\d+ lost during 'infer' and did "),
-    ("reset", BoardReset, r"^esp32: board reset during 'infer' \(m-boot board=esp32 fw=\S+ "),
-    ("garbage", GarbledLine, r"^esp32: garbled line in the answer to 'infer': b'\\x"),
-    ("drop", PayloadLost, r"^'infer': board received 1940 of 1960 payload bytes \(bytes dropp"),
-]
+FAULTS = fault_cases("esp32")
 
 
 @pytest.mark.parametrize(("fault", "error", "message"), FAULTS, ids=[f[0] for f in FAULTS])

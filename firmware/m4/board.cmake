@@ -46,11 +46,17 @@ target_include_directories(kws_m4_version PRIVATE ${KWS_CORE_DIR})
 target_compile_options(kws_m4_version PRIVATE ${KWS_WARNINGS})
 target_compile_definitions(kws_m4_version PRIVATE "KWS_BUILD_STAMP=\"${_kws_stamp}\"")
 
+# The model and its boot code: compiled once, linked into each image (only board.cc differs).
+add_library(kws_m4_model OBJECT tflm/model_boot_generated.cc ${KWS_GENERATED_DIR}/model_data.cc)
+target_include_directories(kws_m4_model PRIVATE ${_kws_m4_gen} ${KWS_GENERATED_DIR})
+target_compile_options(kws_m4_model PRIVATE ${KWS_WARNINGS} -Wno-conversion)
+target_link_libraries(kws_m4_model PRIVATE kws_tflm)
+
 # kws_m4_board, and the test images with a planted one-value error (KWS_PLANT: 1 front-end,
 # 2 model output) for showing that the HIL checks fail on this board (tests/, not shipped).
 function(kws_m4_image name plant)
-  add_executable(${name} m4/board.cc tflm/model_boot_generated.cc
-    ${KWS_GENERATED_DIR}/model_data.cc $<TARGET_OBJECTS:kws_m4_version>)
+  add_executable(${name} m4/board.cc $<TARGET_OBJECTS:kws_m4_model>
+    $<TARGET_OBJECTS:kws_m4_version>)
   target_include_directories(${name} PRIVATE ${_kws_m4_gen} ${KWS_GENERATED_DIR})
   target_compile_options(${name} PRIVATE ${KWS_WARNINGS} -Wno-conversion)
   target_compile_definitions(${name} PRIVATE KWS_PLANT=${plant})

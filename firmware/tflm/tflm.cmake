@@ -82,6 +82,24 @@ if(KWS_M4)
     ${KWS_TFLM_TREE}/third_party/cmsis/CMSIS/Core/Include)
   target_compile_definitions(tflm PUBLIC CMSIS_NN)
 endif()
+# Parsing the flatbuffers schema (schema_generated.h, which kernel_util.h and the allocator
+# pull in) is ~6 s of the ~7 s each TFLM C++ file takes with arm-none-eabi-g++ here: parsed
+# once, as a precompiled header (C++ only; not the microfrontend's files, nor micro_time.cc,
+# whose definitions differ). Measured 2026-11-30: kernels/conv.cc 7.5 -> 2.4 s CPU (host g++);
+# the M4 library and images 6.8 -> 3.7 min CPU; the image's sizes unchanged.
+set(_tflm_pch_headers
+  ${KWS_TFLM_TREE}/tensorflow/compiler/mlir/lite/schema/schema_generated.h
+  ${KWS_TFLM_TREE}/tensorflow/lite/micro/kernels/kernel_util.h
+  ${KWS_TFLM_TREE}/tensorflow/lite/micro/micro_allocator.h
+  ${KWS_TFLM_TREE}/tensorflow/lite/kernels/internal/common.h)
+foreach(h IN LISTS _tflm_pch_headers)
+  target_precompile_headers(tflm PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${h}>")
+endforeach()
+set_source_files_properties(
+  ${_fe}/fft.cc ${_fe}/fft_util.cc ${_fe}/kiss_fft_int16.cc
+  ${KWS_TFLM_TREE}/tensorflow/lite/micro/cortex_m_generic/micro_time.cc
+  PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+
 # TFLM's own flags (tools/make/Makefile): static memory, no RTTI/exceptions. Optimised even
 # in Debug builds (reference kernels at -O0 make the host board slow), without debug info
 # (-g0: a shorter first build; not measured here).

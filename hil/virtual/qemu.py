@@ -96,6 +96,7 @@ class QemuBoard(BoardProcess):
         self.cmd = qemu_cmd(image, self.icount_shift)
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = ""
+        self._held: dict[int, int] = {}  # QEMU's pid -> our fd on its pty (spawn)
         self.start()
 
     def spawn(self) -> tuple[subprocess.Popen[bytes], str]:
@@ -105,4 +106,15 @@ class QemuBoard(BoardProcess):
         if not m:
             bounded.stop(proc, grace_s=2.0)
             raise KwsError(f"emulated {self.board}: QEMU did not open a pty ({first.strip()!r})")
+        # QEMU's pty backend drops the UART's output and stops reading its input while no
+        # process has the pty open, and notices an opener only when the guest writes or once
+        # a second. Held open from boot, the board's banner waits in the pty (as a host
+        # board's does, so a power cycle onto this instance shows it) and a relay or client
+        # opening later is read at once, not up to 1 s late.
+        self._held[proc.pid] = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         return proc, m.group(1)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.proc is not None and self.proc.pid in self._held:
+            os.close(self._held.pop(self.proc.pid))
