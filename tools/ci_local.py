@@ -60,6 +60,21 @@ ACT_ARCHIVE = next(
     ),
     ROOT / "../shared/act/act-actions.tgz",
 )
+# TFLM's pinned sources for the firmware jobs: act runs them in a copy of the work tree under
+# build/ci-local, where firmware/tflm/third_party.sh cannot find ../shared/third_party by
+# itself (on GitHub the jobs fetch the pinned commits instead).
+THIRD_PARTY = next(
+    (
+        p.resolve()
+        for p in (
+            Path(os.environ.get("KWS_THIRD_PARTY", "/nonexistent")),
+            ROOT / "../shared/third_party",
+            ROOT / "../../shared/third_party",
+        )
+        if (p / "tflite-micro.tar.gz").is_file()
+    ),
+    None,
+)
 EVENTS = ROOT / ".github/act-events"
 WORKFLOWS = ROOT / ".github/workflows"
 PINNED = {
@@ -333,6 +348,8 @@ def act_cmd(
     for k, v in boards.env.items():
         cmd += ["--env", f"{k}={v}"]
     cmd += ["--env", f"MAKEFLAGS={make_overrides()}"]
+    if THIRD_PARTY is not None:
+        cmd += ["--env", f"KWS_THIRD_PARTY={THIRD_PARTY}"]
     for k, v in sc.inputs.items():
         cmd += ["--input", f"{k}={v}"]
     if job:
