@@ -46,35 +46,29 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / "build/ci-local"
-# the offline action copies: $KWS_ACT_ARCHIVE, else ../shared/act beside the checkout (a
-# worktree one level deeper finds it one level up)
-ACT_ARCHIVE = next(
-    (
-        p.resolve()
-        for p in (
-            Path(os.environ.get("KWS_ACT_ARCHIVE", "/nonexistent")),
-            ROOT / "../shared/act/act-actions.tgz",
-            ROOT / "../../shared/act/act-actions.tgz",
-        )
-        if p.is_file()
-    ),
-    ROOT / "../shared/act/act-actions.tgz",
-)
+
+
+def first_file(*candidates: Path) -> Path | None:
+    return next((p.resolve() for p in candidates if p.is_file()), None)
+
+
+def shared(rel: str) -> tuple[Path, Path]:
+    """<rel> in ../shared beside the checkout (a worktree one level deeper: ../../shared)."""
+    return ROOT / "../shared" / rel, ROOT / "../../shared" / rel
+
+
+# the offline action copies: $KWS_ACT_ARCHIVE, else ../shared/act
+ACT_ARCHIVE = first_file(
+    Path(os.environ.get("KWS_ACT_ARCHIVE", "/nonexistent")), *shared("act/act-actions.tgz")
+) or (ROOT / "../shared/act/act-actions.tgz")
 # TFLM's pinned sources for the firmware jobs: act runs them in a copy of the work tree under
 # build/ci-local, where firmware/tflm/third_party.sh cannot find ../shared/third_party by
 # itself (on GitHub the jobs fetch the pinned commits instead).
-THIRD_PARTY = next(
-    (
-        p.resolve()
-        for p in (
-            Path(os.environ.get("KWS_THIRD_PARTY", "/nonexistent")),
-            ROOT / "../shared/third_party",
-            ROOT / "../../shared/third_party",
-        )
-        if (p / "tflite-micro.tar.gz").is_file()
-    ),
-    None,
+_TFLM_ARCHIVE = first_file(
+    Path(os.environ.get("KWS_THIRD_PARTY", "/nonexistent")) / "tflite-micro.tar.gz",
+    *shared("third_party/tflite-micro.tar.gz"),
 )
+THIRD_PARTY = _TFLM_ARCHIVE.parent if _TFLM_ARCHIVE else None
 EVENTS = ROOT / ".github/act-events"
 WORKFLOWS = ROOT / ".github/workflows"
 PINNED = {
