@@ -5,15 +5,21 @@ the host-board fault tests (tests/test_hil_faults.py) and the emulated Cortex-M4
 from __future__ import annotations
 
 import re
+import time
+
+import numpy as np
+import pytest
 
 from hil.client import (
     BoardDisconnected,
     BoardHang,
     BoardReset,
+    Client,
     GarbledLine,
     PayloadLost,
     SlowLink,
 )
+from hil.lock import PortLock, is_busy
 
 TIMEOUT_S = 1.0
 
@@ -30,3 +36,20 @@ def fault_cases(board: str) -> list[tuple[str, type[Exception], str]]:
         ("garbage", GarbledLine, rf"^{b}: garbled line in the answer to 'infer': b'\\x"),
         ("drop", PayloadLost, r"^'infer': board received 1940 of 1960 payload bytes \(bytes dropp"),
     ]
+
+
+def assert_fault_named(
+    port: str, board: str, x: np.ndarray, case: tuple[str, type[Exception], str]
+) -> None:
+    """With `case` (a fault_cases() row) injected: command 1 is served, command 2 meets the
+    fault, a named error within 10 timeouts, and the port lock is released at once."""
+    fault, error, message = case
+    lock = PortLock(port, f"test_{fault}", timeout_s=1)
+    t = time.monotonic()
+    with pytest.raises(error, match=message), lock:
+        client = Client(port, timeout_s=TIMEOUT_S, name=board)
+        assert client.sync()["board"] == board  # command 1 is served normally
+        client.infer(x)  # command 2 meets the fault
+    assert time.monotonic() - t < 10 * TIMEOUT_S  # named failure, not a hang
+    assert not lock.locked
+    assert not is_busy(port)  # the next job gets the port at once

@@ -11,17 +11,15 @@ not collect it."""
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hil.client import BoardReset, Client
-from hil.lock import PortLock, is_busy
 from hil.run_virtual import VirtualBoard
 from hil.virtual.qemu import M4_BOARD, QEMU, image_facts
-from tests.fault_cases import TIMEOUT_S, fault_cases
+from tests.fault_cases import TIMEOUT_S, assert_fault_named, fault_cases
 
 pytestmark = [
     pytest.mark.slow,
@@ -58,15 +56,7 @@ def _board(settings: Path, fault: str, after: int) -> VirtualBoard:
 def test_fault_is_named_and_lock_released_on_qemu(model, fault, error, message):
     settings, x = model
     with _board(settings, fault, 1) as vb:
-        lock = PortLock(vb.port, f"test_{fault}", timeout_s=1)
-        t = time.monotonic()
-        with pytest.raises(error, match=message), lock:
-            client = Client(vb.port, timeout_s=TIMEOUT_S, name=BOARD)
-            assert client.sync()["board"] == BOARD  # command 1 is served normally
-            client.infer(x)  # command 2 meets the fault
-        assert time.monotonic() - t < 10 * TIMEOUT_S  # named failure, not a hang
-        assert not lock.locked
-        assert not is_busy(vb.port)  # the next job gets the port at once
+        assert_fault_named(vb.port, BOARD, x, (fault, error, message))
 
 
 def test_reset_fault_fires_once_then_qemu_board_serves_again(model):

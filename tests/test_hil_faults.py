@@ -13,9 +13,9 @@ import pytest
 import serial
 
 from hil.client import BoardDisconnected, BoardReset, Client
-from hil.lock import PortLock, is_busy
+from hil.lock import is_busy
 from hil.run_virtual import VirtualBoard
-from tests.fault_cases import TIMEOUT_S, fault_cases
+from tests.fault_cases import TIMEOUT_S, assert_fault_named, fault_cases
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +40,7 @@ FAULTS = fault_cases("esp32")
 def test_fault_is_named_and_lock_released(model, fault, error, message):
     settings, x = model
     with VirtualBoard("esp32", settings, ["--fault", fault, "--fault-after", "1"]) as vb:
-        lock = PortLock(vb.port, f"test_{fault}", timeout_s=1)
-        t = time.monotonic()
-        with pytest.raises(error, match=message), lock:
-            client = Client(vb.port, timeout_s=TIMEOUT_S, name="esp32")
-            assert client.sync()["board"] == "esp32"  # command 1 is served normally
-            client.infer(x)  # command 2 meets the fault
-        assert time.monotonic() - t < 10 * TIMEOUT_S  # named failure, not a hang
-        assert not lock.locked
-        assert not is_busy(vb.port)  # the next job gets the port at once
+        assert_fault_named(vb.port, "esp32", x, (fault, error, message))
 
 
 def test_reset_fault_fires_once_then_board_serves_again(model):
