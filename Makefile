@@ -122,7 +122,8 @@ PYTEST_ARGS ?=
 .PHONY: test
 test: setup toolchain-check lint ## Everything CI runs: toolchain check, lint, Python tests, firmware tests, virtual HIL
 	@# one phase after the other, each timed: where make test's 30 minutes go
-	@for t in pytest $(TEST_TARGETS); do start=$$(date +%s); $(MAKE) $$t; \
+	@# `|| exit`: a for loop in sh goes on after a failed command; make test must not
+	@for t in pytest $(TEST_TARGETS); do start=$$(date +%s); $(MAKE) $$t || exit 1; \
 	  echo "test: $$t passed in $$(( $$(date +%s) - start )) s"; done
 	@echo "test: all green"
 
