@@ -60,13 +60,10 @@ def score_hits(
     return len(spans), sum(hit), errors
 
 
-def streaming_recall(
-    model_bytes: bytes, root: Path, params: dict[str, Any], stream: Any = None
-) -> dict[str, Any]:
-    """Streaming recall and errors per hour at the params' recognizer settings. `stream`:
-    a keyword_stream() result to reuse."""
+def streaming_recall(model_bytes: bytes, root: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Streaming recall and errors per hour at the params' recognizer settings."""
     ds, ev = params["dataset"], params["evaluate"]
-    audio, placed = stream if stream is not None else keyword_stream(root, params)
+    audio, placed = keyword_stream(root, params)
     times, scores = stream_scores(model_bytes, audio, params, desc="keyword stream")
     found = detections(times, scores, ds["labels"], params["recognizer"])
     keywords, hits, errors = score_hits(

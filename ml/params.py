@@ -172,6 +172,10 @@ SCHEMA: dict[str, Any] = {
         "snr_db_min": Num(FLOAT, -20.0, 100.0),
         "snr_db_max": Num(FLOAT, -20.0, 100.0),
         "time_shift_ms": Num(INT, 0, 1000),
+        "warmup_ms": Num(INT, 0, 10000),
+        "warmup_probability": Num(FLOAT, 0.0, 1.0),
+        "warmup_speech_probability": Num(FLOAT, 0.0, 1.0),
+        "warmup_gap_ms": IntPair(0, 10000),
     },
     "model": {
         "architecture": Choice(("ds_cnn", "tiny_conv", "tc_resnet")),
@@ -373,6 +377,13 @@ def _check_relations(p: dict[str, Any], src: str) -> None:
         raise ParamsError(f"{src}: evaluate.stream_gap_ms_min must not exceed stream_gap_ms_max")
     if ft["snr_db_min"] > ft["snr_db_max"]:
         raise ParamsError(f"{src}: features.snr_db_min must not exceed snr_db_max")
+    if ft["warmup_ms"] % fe["window_stride_ms"]:
+        raise ParamsError(
+            f"{src}: features.warmup_ms ({ft['warmup_ms']}) must be a multiple of "
+            f"frontend.window_stride_ms ({fe['window_stride_ms']}), so its frames line up"
+        )
+    if ft["warmup_gap_ms"][0] > ft["warmup_gap_ms"][1]:
+        raise ParamsError(f"{src}: features.warmup_gap_ms must be [low, high] with low <= high")
 
 
 def validate_params(tree: Any, src: str = str(DEFAULT_PARAMS)) -> dict[str, Any]:
