@@ -46,14 +46,16 @@ def generate(tmp: Path, boards_file: Path = BOARDS_FILE) -> dict:
     return json.loads((out / "kws_m4_board.json").read_text())
 
 
-def link(tmp: Path, arena: int, model: int = 1024) -> subprocess.CompletedProcess[str]:
+def link(
+    tmp: Path, arena: int, model: int = 1024, boards: Path = BOARDS_FILE
+) -> subprocess.CompletedProcess[str]:
     src = tmp / "image.c"
     src.write_text(IMAGE_C.format(arena=arena, model=model))
     cmd = [GCC, *CPU, "-nostartfiles", "-nostdlib", f"-L{tmp / 'm4board'}",
            f"-T{REPO / 'firmware/m4/board.ld'}", "-Wl,--gc-sections", str(src),
            "-o", str(tmp / "image.elf")]  # fmt: skip
     return subprocess.run(
-        ["bash", str(REPO / "firmware/m4/link_check.sh"), "kws_m4_board", *cmd],
+        ["bash", str(REPO / "firmware/m4/link_check.sh"), "kws_m4_board", str(boards), *cmd],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -96,7 +98,9 @@ def test_an_arena_bigger_than_the_ram_budget_fails_the_link_in_one_line(tmp_path
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error: kws_m4_board does not fit its board's budget")
+    assert lines[0].startswith(
+        f"error: kws_m4_board does not fit its board's budget ({BOARDS_FILE}):"
+    )
     assert "nano33ble ram_budget_bytes (region `nano33ble_ram_budget') overflowed by" in lines[0]
     assert "flash" not in lines[0]
 
@@ -122,8 +126,9 @@ def test_the_memory_map_follows_boards_yaml(tmp_path):
     fake = tmp_path / "boards.yaml"
     fake.write_text(yaml.safe_dump(boards))
     generate(tmp_path, fake)
-    r = link(tmp_path, arena=60 * 1024)
+    r = link(tmp_path, arena=60 * 1024, boards=fake)
     assert r.returncode == 1 and "(region `nano33ble_ram_budget') overflowed by" in r.stderr
+    assert f"budget ({fake}): nano33ble ram_budget_bytes" in r.stderr  # the file it came from
 
 
 @needs_gcc
@@ -131,8 +136,9 @@ def test_other_link_errors_pass_through(tmp_path):
     generate(tmp_path)
     (tmp_path / "image.c").write_text("void Reset_Handler(void) { missing(); }\n")
     r = subprocess.run(
-        ["bash", str(REPO / "firmware/m4/link_check.sh"), "kws_m4_board", GCC, *CPU,
-         "-nostartfiles", "-nostdlib", str(tmp_path / "image.c"), "-o", str(tmp_path / "x")],
+        ["bash", str(REPO / "firmware/m4/link_check.sh"), "kws_m4_board", str(BOARDS_FILE),
+         GCC, *CPU, "-nostartfiles", "-nostdlib", str(tmp_path / "image.c"),
+         "-o", str(tmp_path / "x")],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert r.returncode == 1 and "undefined reference to `missing'" in r.stderr

@@ -64,7 +64,7 @@ function(kws_m4_image name plant)
   target_link_options(${name} PRIVATE -nostartfiles -L${_kws_m4_gen}
     -T${CMAKE_CURRENT_SOURCE_DIR}/m4/board.ld -Wl,--gc-sections -Wl,-Map=${name}.map)
   set_target_properties(${name} PROPERTIES
-    CXX_LINKER_LAUNCHER "bash;${CMAKE_CURRENT_SOURCE_DIR}/m4/link_check.sh;${name}"
+    CXX_LINKER_LAUNCHER "bash;${CMAKE_CURRENT_SOURCE_DIR}/m4/link_check.sh;${name};${KWS_BOARDS_FILE}"
     LINK_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/m4/board.ld;${_kws_m4_gen}/kws_m4_memory.ld")
 endfunction()
 kws_m4_image(kws_m4_board 0)
