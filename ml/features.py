@@ -70,6 +70,11 @@ def clip_samples(params: dict[str, Any]) -> int:
     return ds["sample_rate"] * ds["clip_duration_ms"] // 1000
 
 
+def warmup_samples(params: dict[str, Any]) -> int:
+    """Samples of audio a warmed-up training copy is featurized over before its clip."""
+    return params["dataset"]["sample_rate"] * params["features"]["warmup_ms"] // 1000
+
+
 def load_backgrounds(root: Path, sample_rate: int, min_samples: int) -> list[np.ndarray]:
     """Background recordings as float32 in [-1, 1]; each must be at least one clip long."""
     out = []
@@ -163,7 +168,7 @@ class _Warmup:
     def __init__(self, params: dict[str, Any], split: str, pool: list[Path]) -> None:
         ft, rate = params["features"], params["dataset"]["sample_rate"]
         self.rng = np.random.default_rng([ft["seed"], list(SPLIT_FILES).index(split), 2])
-        self.samples = rate * ft["warmup_ms"] // 1000
+        self.samples = warmup_samples(params)
         self.probability = ft["warmup_probability"] if self.samples else 0.0
         self.speech = ft["warmup_speech_probability"]
         self.gap_ms = ft["warmup_gap_ms"]
@@ -277,8 +282,6 @@ def _featurize_chunk(
     """Features of one chunk; a warmed-up example keeps only its clip's last frames (the
     warm-up is a whole number of strides: params.py checks it, so the frames line up)."""
     lengths = sorted({len(a) for a in audio})
-    if lengths == [samples]:
-        return compute_features_batch(audio, fe, rate, samples, progress=update)
     frames = num_frames(samples, fe, rate)
     out = np.empty((len(audio), frames, fe["num_channels"]), np.int8)
     for length in lengths:
@@ -304,7 +307,7 @@ def build_split(
     """Featurize one split into `<out>/<file>.npz` (when to rerun is DVC's call)."""
     path = out / f"{SPLIT_FILES[split]}.npz"
     rate = params["dataset"]["sample_rate"]
-    warmup = rate * params["features"]["warmup_ms"] // 1000 if split == "training" else 0
+    warmup = warmup_samples(params) if split == "training" else 0
     backgrounds = load_backgrounds(root, rate, clip_samples(params) + warmup)
     examples = select_examples(clips, split, params, len(backgrounds))
     examples = augment(examples, params, split, len(backgrounds))
