@@ -34,7 +34,7 @@ from ml.errors import run_main
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.search_exp import SearchError, Workspace, dvc, run_candidate
 from ml.search_shape import Limits, ShapeCache, check
-from ml.search_space import Candidate, candidates, describe, exp_name
+from ml.search_space import Candidate, align_warmup, candidates, describe, exp_name
 
 log = logging.getLogger(__name__)
 DEFAULT_OUT = Path("build/search")
@@ -114,7 +114,7 @@ def select(
     for checked, grid_point in enumerate(candidates(seed)):
         if len(chosen) >= n or checked >= max_checks:
             break
-        c = {**grid_point, **(common or {})}
+        c = align_warmup(params, {**grid_point, **(common or {})})
         if exp_name(c) in seen:  # `common` overrode what told two grid points apart
             continue
         seen.add(exp_name(c))

@@ -1,8 +1,9 @@
 """`make search-apply EXP=<name>`: a DVC experiment's model/frontend params into params.yaml.
 
 The experiment's params.yaml is read from its git ref (refs/exps/.../<name>, where
-`dvc exp run` keeps it). Only the leaves of the `model:` and `frontend:` sections whose
-values differ are written, each in place on its own line: comments, quoting, order and the
+`dvc exp run` keeps it). Only the leaves of the `model:` and `frontend:` sections (and
+`features.warmup_ms`, which the search rounds to the front-end's stride) whose values differ
+are written, each in place on its own line: comments, quoting, order and the
 layout of every other line stay byte for byte (a YAML round-trip re-flows long flow lists,
 so ruamel only locates the lines). The result is re-read and validated before it replaces
 params.yaml.
@@ -24,6 +25,7 @@ from ml.fsutil import atomic_open
 from ml.params import parse_yaml, validate_params
 
 SECTIONS = ("model", "frontend")
+EXTRA_KEYS = ("features.warmup_ms",)  # set by the search with a front-end (search_space.py)
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
 
@@ -63,7 +65,8 @@ def _leaves(tree: Any, prefix: str) -> dict[str, Any]:
 
 
 def changed_keys(current: dict[str, Any], exp: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Dotted key -> (current, experiment) for model/frontend leaves that differ."""
+    """Dotted key -> (current, experiment) for model/frontend leaves (and EXTRA_KEYS) that
+    differ."""
     out = {}
     for section in SECTIONS:
         mine = _leaves(current.get(section, {}), section)
@@ -73,6 +76,10 @@ def changed_keys(current: dict[str, Any], exp: dict[str, Any]) -> dict[str, tupl
                 raise ApplyError(f"EXP: {key} is not in params.yaml's schema here")
             if mine[key] != value:
                 out[key] = (mine[key], value)
+    mine, theirs = _leaves(current, ""), _leaves(exp, "")
+    for key in EXTRA_KEYS:
+        if key in theirs and key in mine and mine[key] != theirs[key]:
+            out[key] = (mine[key], theirs[key])
     return out
 
 

@@ -77,6 +77,17 @@ def candidates(seed: int) -> list[Candidate]:
     return out
 
 
+def align_warmup(params: dict[str, Any], c: Candidate) -> Candidate:
+    """The candidate, plus `features.warmup_ms` rounded down to a whole number of its
+    front-end's strides when the base value is not one (1000 ms over a 30 ms stride): the
+    params check would refuse it, and the warm-up's frames must line up with the clip's."""
+    p = apply_overrides(params, c)
+    warmup, stride = p["features"]["warmup_ms"], p["frontend"]["window_stride_ms"]
+    if warmup % stride == 0:
+        return c
+    return {**c, "features.warmup_ms": warmup // stride * stride}
+
+
 def apply_overrides(params: dict[str, Any], c: Candidate) -> dict[str, Any]:
     """A copy of the params tree with the candidate's dotted keys set."""
     p = copy.deepcopy(params)

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from ml import budget
-from ml.params import load_params
+from ml.params import ParamsError, load_params, validate_params
 from ml.search_apply import ApplyError, changed_keys, set_lines
 from ml.search_report import pareto, transfer_accuracy
 from ml.search_shape import Limits, check
-from ml.search_space import GRID, apply_overrides, candidates, exp_name, set_args
+from ml.search_space import GRID, align_warmup, apply_overrides, candidates, exp_name, set_args
 from ml.workspace import copy_pipeline, stage_sources
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +30,19 @@ def test_candidates_are_seeded_unique_and_take_architectures_in_turn() -> None:
     assert a == b and a != candidates(1)
     assert len({exp_name(c) for c in a}) == len(a)
     assert [c["model.architecture"] for c in a[:3]] == list(GRID)
+
+
+def test_align_warmup_rounds_to_the_candidates_stride() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params["features"]["warmup_ms"] == 1000
+    c20 = {"model.architecture": "ds_cnn", "frontend.window_stride_ms": 20}
+    assert align_warmup(params, c20) == c20  # 1000 ms is 50 strides: nothing to add
+    c30 = {"model.architecture": "ds_cnn", "frontend.window_stride_ms": 30}
+    aligned = align_warmup(params, c30)
+    assert aligned == {**c30, "features.warmup_ms": 990}
+    validate_params(apply_overrides(params, aligned), "candidate")  # the check accepts it
+    with pytest.raises(ParamsError, match=r"features\.warmup_ms \(1000\)"):
+        validate_params(apply_overrides(params, c30), "candidate")
 
 
 def test_set_args_use_dvc_override_syntax() -> None:
@@ -105,6 +118,13 @@ def test_changed_keys_compares_model_and_frontend_only() -> None:
     cur = load_params(REPO / "params.yaml")
     exp = apply_overrides(cur, {"model.tc_resnet.width": 8, "train.epochs": 1})
     assert changed_keys(cur, exp) == {"model.tc_resnet.width": (16, 8)}
+    # the search rounds the warm-up to the candidate's stride: it goes with the front-end
+    exp = apply_overrides(exp, {"frontend.window_stride_ms": 30, "features.warmup_ms": 990})
+    assert changed_keys(cur, exp) == {
+        "model.tc_resnet.width": (16, 8),
+        "frontend.window_stride_ms": (20, 30),
+        "features.warmup_ms": (1000, 990),
+    }
     exp["model"]["bogus"] = 1
     with pytest.raises(ApplyError, match=r"model\.bogus"):
         changed_keys(cur, exp)
