@@ -202,7 +202,8 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     output = "I stage: ok\nERROR: failed to reproduce 'evaluate': a|b\nlast line\n"
     results = {
         exp_name(chosen[0]): {"exp": exp_name(chosen[0]), "run_s": 1.0,
-                              "metrics": {**figures, "accuracy_int8": 0.80}},
+                              "metrics": {**figures, "accuracy_int8": 0.80,
+                                          "streaming_recall": 0.125}},
         exp_name(chosen[1]): {"exp": exp_name(chosen[1]), "run_s": 2.0,
                               "error": failure_summary(output, 255)},
         exp_name(chosen[2]): {"exp": exp_name(chosen[2]), "run_s": 3.0,
@@ -217,6 +218,7 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     assert "failed: ERROR: failed to reproduce 'evaluate': a\\|b" in body[2]
     assert len({ln.replace("\\|", "").count("|") for ln in text.splitlines()}) == 1
     assert body[0].endswith("| * |") and not body[1].endswith("| * |")  # 0.80 is dominated
+    assert "| 12.5% |" in body[1] and "| - |" in body[0]  # streaming recall, when reported
     assert (tmp_path / "pareto-nano33ble.png").is_file()
 
 
