@@ -174,6 +174,34 @@ def test_workspace_puts_back_params_lock_metrics_and_reports(tmp_path: Path) -> 
     assert not (out / "workspace").exists()
 
 
+def test_workspace_reattaches_the_branch_an_interrupted_experiment_detached(
+    tmp_path: Path,
+) -> None:
+    from ml.search_exp import Workspace
+
+    root, out = tmp_path / "repo", tmp_path / "repo/build/search"
+    root.mkdir()
+
+    def git(*args: str) -> str:
+        res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+        return res.stdout.strip()
+
+    git("init", "-q", "-b", "work")
+    (root / "params.yaml").write_text("a: 1\n")
+    git("add", "params.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    ws = Workspace(root, out)
+    ws.save()
+    git("checkout", "-q", "--detach")  # what a killed `dvc exp run` leaves
+    (root / "params.yaml").write_text("a: 2\n")
+    git("add", "params.yaml")  # ... with the experiment's params staged
+    Workspace(root, out).restore()  # the next run of the search
+    assert git("symbolic-ref", "HEAD") == "refs/heads/work"
+    assert git("status", "--porcelain") == ""
+    assert (root / "params.yaml").read_text() == "a: 1\n"
+    assert not (out / "workspace.branch").exists()
+
+
 def test_default_model_is_the_one_dvc_lock_recorded() -> None:
     """Adding architectures must not change the default: the model params.yaml builds has
     the parameter count of the model dvc.lock's train stage recorded (metrics/train.json)."""
