@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -133,6 +134,10 @@ def select(
     return chosen, rejected
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from ml.search_report import write_report
 
@@ -173,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("search: %d of %d done, %d to run", len(done.keys() & {exp_name(c) for c in chosen}),
              len(chosen), len(todo))  # fmt: skip
     ws = Workspace(root, out)
+    # a cancelled job (SIGTERM) stops like Ctrl-C: workspace put back, report written
+    signal.signal(signal.SIGTERM, _interrupt)
     start = time.monotonic()
     bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), desc="search", unit="exp",
                file=sys.stderr, dynamic_ncols=True)  # fmt: skip

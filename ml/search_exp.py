@@ -31,12 +31,25 @@ class SearchError(KwsError):
     """The search cannot start or an input of it is unusable."""
 
 
+def _git(root: Path, *args: str) -> str | None:
+    """stdout of a git command in `root`, or None when it fails (not a repository, detached)."""
+    res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
 class Workspace:
     """Keeps a copy of params.yaml, dvc.lock, metrics/ and reports/ and puts them back (also
-    after a crash: the copy stays on disk until it has been restored)."""
+    after a crash: the copy stays on disk until it has been restored).
+
+    `dvc exp run` detaches HEAD while it runs and re-attaches the branch when it ends; a run
+    killed first (Ctrl-C reaches it with the search, a CI job is cancelled) leaves HEAD
+    detached, and a commit made then would leave the branch. So the branch is recorded
+    beside the copy and re-attached on restore when HEAD is detached at its commit.
+    """
 
     def __init__(self, root: Path, out: Path) -> None:
         self.root, self.saved = root, out / "workspace"
+        self.head_file = out / "workspace.branch"
 
     def _files(self) -> list[Path]:
         """Relative paths of the files kept now in the workspace."""
@@ -57,6 +70,9 @@ class Workspace:
         for rel in self._files():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(self.root / rel, tmp / rel)
+        branch = _git(self.root, "symbolic-ref", "-q", "HEAD")
+        if branch:
+            self.head_file.write_text(branch + "\n")
         tmp.rename(self.saved)
 
     def restore(self) -> None:
@@ -67,7 +83,25 @@ class Workspace:
         for rel in sorted(kept):
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(self.saved / rel, self.root / rel)
+        self._reattach(sorted(kept))
         shutil.rmtree(self.saved, ignore_errors=True)
+
+    def _reattach(self, restored: list[Path]) -> None:
+        """Put the branch back at HEAD if an interrupted `dvc exp run` left HEAD detached at
+        the branch's commit, and unstage what it staged in the files just restored."""
+        if not self.head_file.is_file():
+            return
+        branch = self.head_file.read_text().strip()
+        self.head_file.unlink()
+        if _git(self.root, "symbolic-ref", "-q", "HEAD") is not None:
+            return  # attached: dvc put it back itself
+        if _git(self.root, "rev-parse", "HEAD") != _git(self.root, "rev-parse", branch):
+            log.warning("HEAD is detached away from %s; left as is (git checkout it)", branch)
+            return
+        _git(self.root, "symbolic-ref", "HEAD", branch)
+        if restored:
+            _git(self.root, "reset", "-q", "--", *(str(r) for r in restored))
+        log.info("search: re-attached %s (an interrupted dvc exp run had detached HEAD)", branch)
 
 
 def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:

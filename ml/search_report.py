@@ -2,8 +2,10 @@
 
 Objective: int8 test accuracy; when the evaluate metrics hold a held-out-engine (transfer)
 accuracy, the mean of the two. Latencies are estimates (MACs / (MACs per cycle x clock),
-`ml.budget`), one column per board of hil/boards.yaml. The front is taken over accuracy and
-the estimated latency on the first searched board.
+`ml.budget`), one column per board of hil/boards.yaml. False accepts per hour and streaming
+recall (keywords a listening board detects, `ml.kw_stream`) sit beside the accuracy: a
+candidate that scores on clips can still miss the words of a stream. The front is taken
+over accuracy and the estimated latency on the first searched board.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def rows(
             transfer=transfer_accuracy(m),
             objective=objective(m),
             fa_per_hour=m.get("false_accepts_per_hour"),
+            stream_recall=m.get("streaming_recall"),
             model_bytes=int(m["model_bytes"]),
             arena_bytes=int(m["tensor_arena_size"]),
             macs=int(m["macs"]),
@@ -81,7 +84,7 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
 def table(trained: list[dict[str, Any]], front: set[str], boards: list[str]) -> str:
     has_t = any(r.get("transfer") is not None for r in trained)
     head = ["#", "experiment", "candidate", "int8 acc"] + (["transfer acc"] if has_t else [])
-    head += ["FA/h", "model B", "arena B", "MACs"]
+    head += ["FA/h", "stream recall", "model B", "arena B", "MACs"]
     head += [f"est ms {b}" for b in boards] + ["run s", "front"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, r in enumerate(trained, 1):
@@ -95,6 +98,7 @@ def table(trained: list[dict[str, Any]], front: set[str], boards: list[str]) -> 
                 cells.append("-" if t is None else f"{t * 100:.2f}%")
             cells += [
                 "-" if r["fa_per_hour"] is None else f"{r['fa_per_hour']:g}",
+                "-" if r["stream_recall"] is None else f"{r['stream_recall'] * 100:.1f}%",
                 f"{r['model_bytes']:,}",
                 f"{r['arena_bytes']:,}",
                 f"{r['macs'] / 1e6:.2f} M",

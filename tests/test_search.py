@@ -174,6 +174,34 @@ def test_workspace_puts_back_params_lock_metrics_and_reports(tmp_path: Path) -> 
     assert not (out / "workspace").exists()
 
 
+def test_workspace_reattaches_the_branch_an_interrupted_experiment_detached(
+    tmp_path: Path,
+) -> None:
+    from ml.search_exp import Workspace
+
+    root, out = tmp_path / "repo", tmp_path / "repo/build/search"
+    root.mkdir()
+
+    def git(*args: str) -> str:
+        res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+        return res.stdout.strip()
+
+    git("init", "-q", "-b", "work")
+    (root / "params.yaml").write_text("a: 1\n")
+    git("add", "params.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    ws = Workspace(root, out)
+    ws.save()
+    git("checkout", "-q", "--detach")  # what a killed `dvc exp run` leaves
+    (root / "params.yaml").write_text("a: 2\n")
+    git("add", "params.yaml")  # ... with the experiment's params staged
+    Workspace(root, out).restore()  # the next run of the search
+    assert git("symbolic-ref", "HEAD") == "refs/heads/work"
+    assert git("status", "--porcelain") == ""
+    assert (root / "params.yaml").read_text() == "a: 1\n"
+    assert not (out / "workspace.branch").exists()
+
+
 def test_default_model_is_the_one_dvc_lock_recorded() -> None:
     """Adding architectures must not change the default: the model params.yaml builds has
     the parameter count of the model dvc.lock's train stage recorded (metrics/train.json)."""
@@ -202,7 +230,8 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     output = "I stage: ok\nERROR: failed to reproduce 'evaluate': a|b\nlast line\n"
     results = {
         exp_name(chosen[0]): {"exp": exp_name(chosen[0]), "run_s": 1.0,
-                              "metrics": {**figures, "accuracy_int8": 0.80}},
+                              "metrics": {**figures, "accuracy_int8": 0.80,
+                                          "streaming_recall": 0.125}},
         exp_name(chosen[1]): {"exp": exp_name(chosen[1]), "run_s": 2.0,
                               "error": failure_summary(output, 255)},
         exp_name(chosen[2]): {"exp": exp_name(chosen[2]), "run_s": 3.0,
@@ -217,6 +246,7 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     assert "failed: ERROR: failed to reproduce 'evaluate': a\\|b" in body[2]
     assert len({ln.replace("\\|", "").count("|") for ln in text.splitlines()}) == 1
     assert body[0].endswith("| * |") and not body[1].endswith("| * |")  # 0.80 is dominated
+    assert "| 12.5% |" in body[1] and "| - |" in body[0]  # streaming recall, when reported
     assert (tmp_path / "pareto-nano33ble.png").is_file()
 
 
