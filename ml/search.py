@@ -35,7 +35,14 @@ from ml.errors import run_main
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.search_exp import SearchError, Workspace, dvc, run_candidate
 from ml.search_shape import Limits, ShapeCache, check
-from ml.search_space import Candidate, align_warmup, candidates, describe, exp_name
+from ml.search_space import (
+    Candidate,
+    align_warmup,
+    baseline_candidate,
+    candidates,
+    describe,
+    exp_name,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_OUT = Path("build/search")
@@ -134,6 +141,22 @@ def select(
     return chosen, rejected
 
 
+def baseline_row(
+    root: Path, params: dict[str, Any], boards: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Today's model (the workspace's evaluate metrics) as a report row, when it has them."""
+    from ml.search_report import figures
+
+    path = root / "metrics/evaluate.json"
+    try:
+        metrics = json.loads(path.read_text())
+        row = figures(metrics, boards)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.info("search: no baseline row (%s: %s)", path, exc)
+        return None
+    return {"exp": "params.yaml", "label": describe(baseline_candidate(params)), **row}
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -215,8 +238,9 @@ def run(args: argparse.Namespace) -> int:
         if todo:
             dvc("checkout", "-q", cwd=root)  # cached outputs back to the restored dvc.lock
     write_report(
-        out, names, boards_all, chosen=chosen, rejected=rejected, results=read_results(results_path)
-    )
+        out, names, boards_all, chosen=chosen, rejected=rejected,
+        results=read_results(results_path), baseline=baseline_row(root, params, boards_all),
+    )  # fmt: skip
     if interrupted:
         log.info("search: interrupted; run the same command again to resume")
         raise KeyboardInterrupt

@@ -36,6 +36,21 @@ def objective(metrics: dict[str, Any]) -> float:
     return acc if t is None else (acc + t) / 2.0
 
 
+def figures(m: dict[str, Any], boards: dict[str, Any]) -> dict[str, Any]:
+    """The table's figures from one evaluate metrics file."""
+    return {
+        "accuracy_int8": float(m["accuracy_int8"]),
+        "transfer": transfer_accuracy(m),
+        "objective": objective(m),
+        "fa_per_hour": m.get("false_accepts_per_hour"),
+        "stream_recall": m.get("streaming_recall"),
+        "model_bytes": int(m["model_bytes"]),
+        "arena_bytes": int(m["tensor_arena_size"]),
+        "macs": int(m["macs"]),
+        "latency_ms": {b: budget.est_latency_ms(int(m["macs"]), f) for b, f in boards.items()},
+    }
+
+
 def rows(
     chosen: list[Candidate], results: dict[str, dict[str, Any]], boards: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -50,18 +65,7 @@ def rows(
             row["error"] = rec["error"]
             out.append(row)
             continue
-        m = rec["metrics"]
-        row.update(
-            accuracy_int8=float(m["accuracy_int8"]),
-            transfer=transfer_accuracy(m),
-            objective=objective(m),
-            fa_per_hour=m.get("false_accepts_per_hour"),
-            stream_recall=m.get("streaming_recall"),
-            model_bytes=int(m["model_bytes"]),
-            arena_bytes=int(m["tensor_arena_size"]),
-            macs=int(m["macs"]),
-            latency_ms={b: budget.est_latency_ms(int(m["macs"]), f) for b, f in boards.items()},
-        )
+        row.update(figures(rec["metrics"], boards))
         out.append(row)
     out.sort(key=lambda r: (-r.get("objective", -1.0), r.get("macs", 0)))
     return out
@@ -81,18 +85,27 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def table(trained: list[dict[str, Any]], front: set[str], boards: list[str]) -> str:
-    has_t = any(r.get("transfer") is not None for r in trained)
+def table(
+    trained: list[dict[str, Any]],
+    front: set[str],
+    boards: list[str],
+    baseline: dict[str, Any] | None = None,
+) -> str:
+    """Markdown table, best first; the baseline (today's params.yaml model) as row `base`."""
+    listed = ([baseline] if baseline else []) + trained
+    has_t = any(r.get("transfer") is not None for r in listed)
     head = ["#", "experiment", "candidate", "int8 acc"] + (["transfer acc"] if has_t else [])
     head += ["FA/h", "stream recall", "model B", "arena B", "MACs"]
     head += [f"est ms {b}" for b in boards] + ["run s", "front"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for n, r in enumerate(trained, 1):
+    numbered = [("base", baseline)] if baseline else []
+    numbered += [(str(n), r) for n, r in enumerate(trained, 1)]
+    for n, r in numbered:
         if "error" in r:
-            cells = [str(n), r["exp"], r["label"], "failed: " + r["error"].replace("|", "\\|")]
+            cells = [n, r["exp"], r["label"], "failed: " + r["error"].replace("|", "\\|")]
             cells += [""] * (len(head) - len(cells))
         else:
-            cells = [str(n), r["exp"], r["label"], f"{r['accuracy_int8'] * 100:.2f}%"]
+            cells = [n, r["exp"], r["label"], f"{r['accuracy_int8'] * 100:.2f}%"]
             if has_t:
                 t = r.get("transfer")
                 cells.append("-" if t is None else f"{t * 100:.2f}%")
@@ -104,12 +117,19 @@ def table(trained: list[dict[str, Any]], front: set[str], boards: list[str]) -> 
                 f"{r['macs'] / 1e6:.2f} M",
             ]
             cells += [f"{r['latency_ms'][b]:.1f}" for b in boards]
-            cells += [f"{r['run_s']:.0f}", "*" if r["exp"] in front else ""]
+            run_s = "-" if r.get("run_s") is None else f"{r['run_s']:.0f}"
+            cells += [run_s, "*" if r["exp"] in front else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot(trained: list[dict[str, Any]], front: set[str], board: str, path: Path) -> None:
+def plot(
+    trained: list[dict[str, Any]],
+    front: set[str],
+    board: str,
+    path: Path,
+    baseline: dict[str, Any] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,6 +153,14 @@ def plot(trained: list[dict[str, Any]], front: set[str], board: str, path: Path)
     for r in ok:
         ax.annotate(r["label"].split(",")[0], (r["latency_ms"][board], r["objective"] * 100),
                     fontsize=6, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+    if baseline:  # a line, not a point: the default is often far to the right of the front
+        ax.axhline(baseline["objective"] * 100, color="tab:blue", ls="--", lw=1)
+        ax.annotate(
+            f"baseline {baseline['label']}: {baseline['objective'] * 100:.2f}%, "
+            f"est {baseline['latency_ms'][board]:.1f} ms",
+            (0.01, baseline["objective"] * 100), xycoords=("axes fraction", "data"),
+            fontsize=7, color="tab:blue", xytext=(0, 3), textcoords="offset points",
+        )  # fmt: skip
     ax.set_xlabel(f"estimated latency on {board} (ms, MACs / (MACs per cycle x clock))")
     ax.set_ylabel("objective: int8 test accuracy (%)")
     ax.set_title("model search: accuracy vs latency (marker area ~ tensor arena)")
@@ -152,25 +180,28 @@ def write_report(
     chosen: list[Candidate],
     rejected: list[tuple[Candidate, list[str]]],
     results: dict[str, dict[str, Any]],
+    baseline: dict[str, Any] | None = None,
 ) -> str:
-    """Write <out>/search-<boards>.md and .png; print and return the table."""
+    """Write <out>/search-<boards>.md and .png; print and return the table. `baseline` is a
+    row of figures() plus `exp` and `label` for the model params.yaml builds today."""
     trained = rows(chosen, results, boards)
     ok = [r for r in trained if "error" not in r]
     idx = pareto([(r["latency_ms"][names[0]], r["objective"]) for r in ok])
     front = {ok[i]["exp"] for i in idx}
     tag = "-".join(names)
-    text = table(trained, front, list(boards))
+    text = table(trained, front, list(boards), baseline)
     reasons = "\n".join(f"- {describe(c)}: {'; '.join(why)}" for c, why in rejected)
     md = (
         f"# Model search for {', '.join(names)}\n\n{len(ok)} trained, "
         f"{len(trained) - len(ok)} failed, {len(rejected)} rejected before training.\n"
         f"Sorted by the objective (int8 accuracy; mean with the transfer accuracy when it "
-        f"exists). Latencies are estimates. `*` = Pareto front on {names[0]}.\n\n{text}\n\n"
+        f"exists). Latencies are estimates. `*` = Pareto front on {names[0]}; `base` = the "
+        f"model params.yaml builds today (the workspace's metrics/evaluate.json).\n\n{text}\n\n"
         f"## Rejected before training (shape-only int8 build)\n\n{reasons or '- none'}\n"
     )
     (out / f"search-{tag}.md").write_text(md)
     if ok:
-        plot(trained, front, names[0], out / f"pareto-{tag}.png")
+        plot(trained, front, names[0], out / f"pareto-{tag}.png", baseline)
     print(text)
     print(f"search: table {out / f'search-{tag}.md'}, plot {out / f'pareto-{tag}.png'}")
     return text

@@ -88,6 +88,16 @@ def align_warmup(params: dict[str, Any], c: Candidate) -> Candidate:
     return {**c, "features.warmup_ms": warmup // stride * stride}
 
 
+def baseline_candidate(params: dict[str, Any]) -> Candidate:
+    """The grid's keys as params.yaml sets them today (to label the baseline like a candidate)."""
+    arch = params["model"]["architecture"]
+    c: Candidate = {"model.architecture": arch}
+    c.update({f"model.{arch}.{k}": params["model"][arch][k] for k in GRID[arch]})
+    c["frontend.num_channels"] = params["frontend"]["num_channels"]
+    c["frontend.window_stride_ms"] = params["frontend"]["window_stride_ms"]
+    return c
+
+
 def apply_overrides(params: dict[str, Any], c: Candidate) -> dict[str, Any]:
     """A copy of the params tree with the candidate's dotted keys set."""
     p = copy.deepcopy(params)

@@ -249,6 +249,25 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     assert "| 12.5% |" in body[1] and "| - |" in body[0]  # streaming recall, when reported
     assert (tmp_path / "pareto-nano33ble.png").is_file()
 
+    # today's model as the `base` row above the candidates (and a line on the plot)
+    from ml.search import baseline_row
+
+    (tmp_path / "metrics").mkdir()
+    metrics = {**figures, "accuracy_int8": 0.95, "macs": 9_000_000, "streaming_recall": 0.25}
+    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(metrics))
+    params = load_params(REPO / "params.yaml")
+    base = baseline_row(tmp_path, params, boards)
+    assert base is not None and base["exp"] == "params.yaml"
+    assert base["label"].startswith(params["model"]["architecture"])
+    text = write_report(tmp_path, ["nano33ble"], boards, chosen=chosen, rejected=[],
+                        results=results, baseline=base)  # fmt: skip
+    lines = text.splitlines()
+    assert lines[2].startswith("| base | params.yaml |") and "| 95.00% |" in lines[2]
+    assert "| 25.0% |" in lines[2] and exp_name(chosen[2]) in lines[3]
+    assert len({ln.replace("\\|", "").count("|") for ln in lines}) == 1
+    (tmp_path / "metrics/evaluate.json").write_text("{")  # unreadable: no row, no crash
+    assert baseline_row(tmp_path, params, boards) is None
+
 
 # ------------------------------------------------------------------ end to end on DVC
 
