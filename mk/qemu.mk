@@ -27,9 +27,11 @@ m4-board: apt tflm-sources-m4 $$(PROFILE_ARTEFACTS) ## The emulated Cortex-M4 bo
 hil-qemu: setup $(PROFILE_ARTEFACTS) m4-board ## Smoke + acceptance on the emulated Cortex-M4 (QEMU mps2-an386, -icount); prints its table and image sizes; planted errors must fail; relay faults end in named failures
 	@$(PY) -m hil.run_virtual --kind qemu --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --results $(HIL_RESULTS)/qemu
-	@$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/qemu_planted.py tests/qemu_faults.py
+	@$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/qemu_planted.py tests/qemu_faults.py \
+	  tests/qemu_search_emulate.py
 	@echo "hil-qemu: the planted front-end and output errors fail parity and agreement on the emulated board;"
 	@echo "hil-qemu: the six relay faults (disconnect, reset, hang, garbage, drop, slow) end in named failures"
+	@echo "hil-qemu: the search's emulated instruction count (make search SEARCH_EMULATE=1) matches the built image's"
 
 TEST_TARGETS += hil-qemu
 

@@ -9,13 +9,16 @@ SEARCH_LIMITS ?=
 # Params every candidate gets, e.g. SEARCH_SET="--set train.epochs=6" for a quicker search
 SEARCH_SET ?=
 SEARCH_OUT ?= build/search
+# 1: also count each candidate's instructions per inference on the emulated Cortex-M4
+# (its model exported and linked into the nano33ble-mapped image, QEMU -icount; ml/search_emulate.py)
+SEARCH_EMULATE ?= 0
 
 ##@ Search
 .PHONY: search
-search: setup ## Search models that fit BOARD (comma list ok): SEARCH_BUDGET=n DVC experiments
+search: setup $(if $(filter 1,$(SEARCH_EMULATE)),apt tflm-sources-m4) ## Search models that fit BOARD (comma list ok): SEARCH_BUDGET=n DVC experiments (SEARCH_EMULATE=1: + emulated M4 instructions)
 	@test -n "$(BOARD)" || { echo "error: BOARD=<board> is required (see hil/boards.yaml)" >&2; exit 2; }
 	@$(PY) -m ml.search run --board $(BOARD) --budget $(SEARCH_BUDGET) --seed $(SEARCH_SEED) \
-	  --out $(SEARCH_OUT) $(SEARCH_LIMITS) $(SEARCH_SET)
+	  --out $(SEARCH_OUT) $(if $(filter 1,$(SEARCH_EMULATE)),--emulate) $(SEARCH_LIMITS) $(SEARCH_SET)
 
 .PHONY: search-apply
 search-apply: setup ## Write experiment EXP's changed model/frontend keys into params.yaml

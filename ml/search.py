@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from ml import budget
-from ml.errors import run_main
+from ml.errors import KwsError, run_main
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.search_exp import SearchError, Workspace, dvc, run_candidate
 from ml.search_shape import Limits, ShapeCache, check
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DEFAULT_OUT = Path("build/search")
 RESULTS = "results.jsonl"
 TARGET_STAGE = "evaluate"
+THIRD_PARTY = Path("build/third_party")  # make tflm-sources-m4 (TFLM's tree for --emulate)
 
 
 def read_results(path: Path) -> dict[str, dict[str, Any]]:
@@ -157,6 +158,18 @@ def baseline_row(
     return {"exp": "params.yaml", "label": describe(baseline_candidate(params)), **row}
 
 
+def emulate_record(root: Path, out: Path, exp: str) -> dict[str, Any]:
+    """{"emulated": {...}} for the candidate in the workspace, or {"emulate_error": why}."""
+    from ml.search_emulate import emulate
+
+    try:
+        res = emulate(root, out / "emulate" / exp, out / "m4", third_party=root / THIRD_PARTY)
+    except KwsError as exc:
+        log.warning("%s: not emulated: %s", exp, exc)
+        return {"emulate_error": str(exc)}
+    return {"emulated": res}
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -179,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
         max_arena_bytes=args.max_arena_bytes,
         max_latency_ms=parse_latency(args.max_latency_ms, boards_all),
     )
+    if args.emulate and not args.report_only:  # before minutes of shape checks
+        from ml.search_emulate import missing_tools
+
+        why = missing_tools(root / THIRD_PARTY)
+        if why:
+            raise SearchError(f"--emulate: {why}")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     ops = budget.supported_ops(args.ops)
@@ -213,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             ws.save()
             try:
                 rec = run_candidate(root, c, args.stage, out / "logs")
+                if args.emulate and "error" not in rec:  # the workspace holds its model now
+                    rec.update(emulate_record(root, out, rec["exp"]))
             finally:
                 ws.restore()
             append_result(results_path, rec)
@@ -225,6 +246,9 @@ def run(args: argparse.Namespace) -> int:
                 if acc is not None
                 else f"FAILED: {rec.get('error')} (full output: {rec.get('log')})"
             )
+            if "emulated" in rec:
+                instr = rec["emulated"]["instructions_per_inference"]
+                status += f", {instr / 1e6:.2f} M instructions (emulated nano33ble)"
             tqdm.write(
                 f"search: {len(chosen) - len(todo) + i}/{len(chosen)} {rec['exp']} "
                 f"({describe(c)}) {status} in {rec['run_s']:.0f} s; "
@@ -261,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="params override for every candidate (e.g. train.epochs=6)")  # fmt: skip
     r.add_argument("--report-only", action="store_true", help="train nothing; write the report")
+    r.add_argument("--emulate", action="store_true",
+                   help="also count instructions per inference on the emulated Cortex-M4 "
+                   "(nano33ble's map, QEMU -icount)")  # fmt: skip
     r.add_argument("--stage", default=TARGET_STAGE, help="dvc.yaml stage to run up to")
     r.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     r.add_argument("--boards", type=Path, default=budget.DEFAULT_BOARDS)

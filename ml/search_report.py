@@ -66,6 +66,7 @@ def rows(
             out.append(row)
             continue
         row.update(figures(rec["metrics"], boards))
+        row["instructions"] = (rec.get("emulated") or {}).get("instructions_per_inference")
         out.append(row)
     out.sort(key=lambda r: (-r.get("objective", -1.0), r.get("macs", 0)))
     return out
@@ -94,9 +95,11 @@ def table(
     """Markdown table, best first; the baseline (today's params.yaml model) as row `base`."""
     listed = ([baseline] if baseline else []) + trained
     has_t = any(r.get("transfer") is not None for r in listed)
+    has_i = any(r.get("instructions") is not None for r in listed)
     head = ["#", "experiment", "candidate", "int8 acc"] + (["transfer acc"] if has_t else [])
     head += ["FA/h", "stream recall", "model B", "arena B", "MACs"]
-    head += [f"est ms {b}" for b in boards] + ["run s", "front"]
+    head += [f"est ms {b}" for b in boards]
+    head += (["emu. instr nano33ble"] if has_i else []) + ["run s", "front"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     numbered = [("base", baseline)] if baseline else []
     numbered += [(str(n), r) for n, r in enumerate(trained, 1)]
@@ -117,6 +120,9 @@ def table(
                 f"{r['macs'] / 1e6:.2f} M",
             ]
             cells += [f"{r['latency_ms'][b]:.1f}" for b in boards]
+            if has_i:  # instructions per inference on the emulated Cortex-M4 (QEMU -icount)
+                i = r.get("instructions")
+                cells.append("-" if i is None else f"{i / 1e6:.2f} M")
             run_s = "-" if r.get("run_s") is None else f"{r['run_s']:.0f}"
             cells += [run_s, "*" if r["exp"] in front else ""]
         lines.append("| " + " | ".join(cells) + " |")

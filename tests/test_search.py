@@ -265,6 +265,14 @@ def test_report_sorts_by_objective_and_lists_failures(tmp_path: Path) -> None:
     assert lines[2].startswith("| base | params.yaml |") and "| 95.00% |" in lines[2]
     assert "| 25.0% |" in lines[2] and exp_name(chosen[2]) in lines[3]
     assert len({ln.replace("\\|", "").count("|") for ln in lines}) == 1
+    # emulated instructions: a column once a record has them ("-" for the others)
+    results[exp_name(chosen[2])]["emulated"] = {"instructions_per_inference": 1_234_567}
+    text = write_report(tmp_path, ["nano33ble"], boards, chosen=chosen, rejected=[],
+                        results=results, baseline=base)  # fmt: skip
+    lines = text.splitlines()
+    assert "| emu. instr nano33ble |" in lines[0]
+    assert "| 1.23 M |" in lines[3] and "| - |" in lines[2]
+    assert len({ln.replace("\\|", "").count("|") for ln in lines}) == 1
     (tmp_path / "metrics/evaluate.json").write_text("{")  # unreadable: no row, no crash
     assert baseline_row(tmp_path, params, boards) is None
 
