@@ -26,6 +26,7 @@ from ml.errors import KwsError
 
 log = logging.getLogger(__name__)
 
+REPO = Path(__file__).resolve().parents[1]  # the firmware sources are this repository's
 TOOLS = ("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
 BUILD_TIMEOUT_S = 1800.0  # the first build compiles TFLM + CMSIS-NN for M4 (minutes)
 
@@ -69,18 +70,18 @@ def export(root: Path, work: Path) -> tuple[Path, Path]:
     return gen, vec
 
 
-def build(root: Path, gen: Path, build_dir: Path, board: str, third_party: Path) -> Path:
+def build(gen: Path, build_dir: Path, board: str, third_party: Path) -> Path:
     """kws_m4_board linked with the model in `gen` (one build dir: TFLM compiled once)."""
     configure = [
-        "cmake", "-S", str(root / "firmware"), "-B", str(build_dir),
+        "cmake", "-S", str(REPO / "firmware"), "-B", str(build_dir),
         "-DCMAKE_BUILD_TYPE=MinSizeRel",
-        f"-DCMAKE_TOOLCHAIN_FILE={root / 'firmware/m4/arm-none-eabi.cmake'}",
+        f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'firmware/m4/arm-none-eabi.cmake'}",
         f"-DKWS_GENERATED_DIR={gen.resolve()}", f"-DKWS_PYTHON={sys.executable}",
         f"-DKWS_THIRD_PARTY={third_party.resolve()}", f"-DKWS_M4_BOARD={board}",
     ]  # fmt: skip
-    _run(configure, root, f"configure the emulated {board} ({build_dir})", 300.0)
+    _run(configure, REPO, f"configure the emulated {board} ({build_dir})", 300.0)
     target = ["cmake", "--build", str(build_dir), "-j2", "--target", "kws_m4_board"]
-    _run(target, root, f"build the emulated {board} image", BUILD_TIMEOUT_S)
+    _run(target, REPO, f"build the emulated {board} image", BUILD_TIMEOUT_S)
     return build_dir / "kws_m4_board"
 
 
@@ -98,6 +99,7 @@ def bench(image: Path, gen: Path, vec: Path, board: str, *, n: int, warmup: int)
         with VirtualBoard(board, gen / "model_settings.json", kind="qemu") as vb:
             client = Client(vb.port, timeout_s=60.0, name=f"emulated {board}")
             try:
+                client.sync()  # past the boot banner waiting in the pty (as the suites do)
                 client.infer(x)  # bench runs on the last features received
                 b = client.bench(n, warmup)
             finally:
@@ -128,12 +130,13 @@ def emulate(
     n: int = 10,
     warmup: int = 2,
 ) -> dict[str, Any]:
-    """Export, build and benchmark the workspace's model on the emulated board."""
+    """Export (in `root`: the pipeline dir whose model it is), build and benchmark the model
+    on the emulated board."""
     why = missing_tools(third_party)
     if why:
         raise EmulateError(f"emulated {board}: {why}")
     gen, vec = export(root, work)
-    image = build(root, gen, build_dir, board, third_party)
+    image = build(gen, build_dir.resolve(), board, third_party)
     result = bench(image, gen, vec, board, n=n, warmup=warmup)
     log.info("emulated %s: %s instructions per inference", board,
              f"{result['instructions_per_inference']:,}")  # fmt: skip

@@ -43,7 +43,7 @@ def test_emulated_count_matches_the_make_built_image(pipeline: Path, tmp_path: P
     try:
         got = emulate(pipeline, tmp_path / "work", M4_BOARD.parent, third_party=THIRD_PARTY, n=5)
     finally:  # link the image back with the generated dir `make m4-board` gave it
-        build(REPO, gen, M4_BOARD.parent, "nano33ble", THIRD_PARTY)
+        build(gen, M4_BOARD.parent, "nano33ble", THIRD_PARTY)
     assert (tmp_path / "work/generated/model_data.cc").read_bytes() == (
         gen / "model_data.cc"
     ).read_bytes()  # ml.export is deterministic: the same model went in
