@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ml import budget
 from ml.errors import KwsError, run_main
+from ml.fsutil import read_json_object
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.search_exp import SearchError, Workspace, dvc, run_candidate
 from ml.search_shape import Limits, ShapeCache, check
@@ -150,9 +151,8 @@ def baseline_row(
 
     path = root / "metrics/evaluate.json"
     try:
-        metrics = json.loads(path.read_text())
-        row = figures(metrics, boards)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        row = figures(read_json_object(path, "evaluate metrics", SearchError), boards)
+    except (SearchError, KeyError, TypeError, ValueError) as exc:
         log.info("search: no baseline row (%s: %s)", path, exc)
         return None
     return {"exp": "params.yaml", "label": describe(baseline_candidate(params)), **row}

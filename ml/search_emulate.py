@@ -23,6 +23,7 @@ import numpy as np
 
 from hil.boards import BOARDS_FILE, board_facts
 from ml.errors import KwsError
+from ml.search_exp import failure_summary
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,16 @@ def missing_tools(third_party: Path) -> str | None:
     return None
 
 
-def _run(cmd: list[str], cwd: Path, what: str, timeout: float, env: dict | None = None) -> None:
+def _run(cmd: list[str], cwd: Path, what: str, timeout: float) -> None:
     try:
         res = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         raise EmulateError(f"{what}: no result in {timeout:.0f} s") from None
     if res.returncode != 0:
-        lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()] or lines
-        raise EmulateError(f"{what}: {errors[-1].strip() if errors else f'exit {res.returncode}'}")
+        why = failure_summary(res.stderr + "\n" + res.stdout, res.returncode)
+        raise EmulateError(f"{what}: {why}")
 
 
 def export(root: Path, work: Path) -> tuple[Path, Path]:
