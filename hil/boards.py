@@ -235,3 +235,12 @@ def board_facts(board: str, path: Path = BOARDS_FILE) -> dict[str, Any]:
 
 def board_names(path: Path = BOARDS_FILE) -> list[str]:
     return sorted(load_boards(Path(path)))
+
+
+def emulated_instructions(mean_us: float, clock_hz: float) -> int:
+    """Instructions behind an emulated board's `bench` microseconds.
+
+    Under QEMU -icount each instruction advances virtual time by one period of the board's
+    clock, so microseconds x clock in MHz is the count (to +-1 us of the clock).
+    """
+    return round(mean_us * clock_hz / 1e6)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from tqdm import tqdm
 
+from hil.boards import emulated_instructions
 from hil.suite import Hil
 
 KNOWN_FRONTEND_DIFFS = Path(__file__).with_name("frontend_known_diffs.json")
@@ -146,9 +147,9 @@ def test_latency_bench(client, hil):
     assert b["latency"] in ("measured", "estimated", "emulated"), b
     hil.metric("latency_p50_ms", p50, "ms", estimated, emulated)
     hil.metric("latency_p95_ms", p95, "ms", estimated, emulated)
-    if emulated:  # us = instructions / (clock in MHz): the count back, to +-1 us of the clock
-        per_us = hil.facts["clock_hz"] / 1e6
-        hil.metric("instructions_per_inference", int(b["mean_us"]) * per_us, "count", False, True)
+    if emulated:
+        count = emulated_instructions(int(b["mean_us"]), hil.facts["clock_hz"])
+        hil.metric("instructions_per_inference", count, "count", False, True)
     assert p50 <= p95 <= hil.facts["latency_bound_ms"]
 
 

@@ -53,9 +53,7 @@ FW_M4_TFLM_ARGS = $(if $(filter 1,$(FW_M4_TFLM)),-DKWS_THIRD_PARTY=$(FW_THIRD_PA
 # The M4 build dir: firmware-m4 and the emulated board (m4-board, mk/qemu.mk) share it (TFLM
 # compiled once). $(1): extra cmake arguments.
 define fw_m4_configure
-	@cmake -S $(FW_CMAKE_SRC) -B $(FW_BUILD)/m4 -DCMAKE_BUILD_TYPE=MinSizeRel \
-	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/firmware/m4/arm-none-eabi.cmake \
-	  -DKWS_GENERATED_DIR=$(FW_GENERATED_ABS) -DKWS_PYTHON=$(abspath $(PY)) $(1) >/dev/null
+	@bash firmware/m4/configure.sh $(FW_BUILD)/m4 $(FW_GENERATED_ABS) $(abspath $(PY)) $(1) >/dev/null
 endef
 
 .PHONY: firmware-m4

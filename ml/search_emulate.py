@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hil.boards import BOARDS_FILE, board_facts
+from hil.boards import BOARDS_FILE, board_facts, emulated_instructions
 from ml.errors import KwsError
 from ml.search_exp import failure_summary
 
@@ -72,12 +72,9 @@ def export(root: Path, work: Path) -> tuple[Path, Path]:
 
 def build(gen: Path, build_dir: Path, board: str, third_party: Path) -> Path:
     """kws_m4_board linked with the model in `gen` (one build dir: TFLM compiled once)."""
-    configure = [
-        "cmake", "-S", str(REPO / "firmware"), "-B", str(build_dir),
-        "-DCMAKE_BUILD_TYPE=MinSizeRel",
-        f"-DCMAKE_TOOLCHAIN_FILE={REPO / 'firmware/m4/arm-none-eabi.cmake'}",
-        f"-DKWS_GENERATED_DIR={gen.resolve()}", f"-DKWS_PYTHON={sys.executable}",
-        f"-DKWS_THIRD_PARTY={third_party.resolve()}", f"-DKWS_M4_BOARD={board}",
+    configure = [  # the same script as make's M4 builds (mk/firmware.mk)
+        "bash", str(REPO / "firmware/m4/configure.sh"), str(build_dir), str(gen.resolve()),
+        sys.executable, f"-DKWS_THIRD_PARTY={third_party.resolve()}", f"-DKWS_M4_BOARD={board}",
     ]  # fmt: skip
     _run(configure, REPO, f"configure the emulated {board} ({build_dir})", 300.0)
     target = ["cmake", "--build", str(build_dir), "-j2", "--target", "kws_m4_board"]
@@ -114,7 +111,7 @@ def bench(image: Path, gen: Path, vec: Path, board: str, *, n: int, warmup: int)
     mean_us = int(b["mean_us"])
     return {
         "board": board,
-        "instructions_per_inference": round(mean_us * clock_hz / 1e6),
+        "instructions_per_inference": emulated_instructions(mean_us, clock_hz),
         "mean_us": mean_us,
         "inferences": n,
     }

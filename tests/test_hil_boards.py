@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hil.boards import BOARDS_FILE, SCHEMA, BoardsError, read_boards
+from hil.boards import BOARDS_FILE, SCHEMA, BoardsError, emulated_instructions, read_boards
 from ml import budget
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,3 +137,12 @@ def test_flash_cli_exit_1_one_line_no_traceback(tmp_path, board, field, value, m
         f"error: {path}: {expected(board, field, value, message)}"
     ]
     assert not (tmp_path / "locks").exists()  # failed before touching the port
+
+
+def test_emulated_instructions_are_microseconds_times_clock_mhz():
+    # -icount: one instruction per clock period, so the Nano 33 BLE's 64 MHz turns 1 us
+    # into 64 instructions; rounded, as the search's column and the HIL report print it
+    assert emulated_instructions(123_530, 64_000_000) == 7_905_920
+    assert emulated_instructions(1, 240_000_000) == 240
+    assert emulated_instructions(0.01, 64_000_000) == 1
+    assert emulated_instructions(0, 64_000_000) == 0
