@@ -27,6 +27,7 @@ from ml.params import parse_yaml, validate_params
 SECTIONS = ("model", "frontend")
 EXTRA_KEYS = ("features.warmup_ms",)  # set by the search with a front-end (search_space.py)
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_MISSING = object()
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
 
 
@@ -76,11 +77,20 @@ def changed_keys(current: dict[str, Any], exp: dict[str, Any]) -> dict[str, tupl
                 raise ApplyError(f"EXP: {key} is not in params.yaml's schema here")
             if mine[key] != value:
                 out[key] = (mine[key], value)
-    mine, theirs = _leaves(current, ""), _leaves(exp, "")
     for key in EXTRA_KEYS:
-        if key in theirs and key in mine and mine[key] != theirs[key]:
-            out[key] = (mine[key], theirs[key])
+        mine, theirs = _lookup(current, key), _lookup(exp, key)
+        if mine is not _MISSING and theirs is not _MISSING and mine != theirs:
+            out[key] = (mine, theirs)
     return out
+
+
+def _lookup(tree: Any, key: str) -> Any:
+    """The value at dotted `key`, or _MISSING."""
+    for part in key.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return _MISSING
+        tree = tree[part]
+    return tree
 
 
 def render(value: Any) -> str:
