@@ -8,7 +8,9 @@ nothing else (no cache key: DVC decides when the stage reruns). Example selectio
 TensorFlow speech_commands' input_data: per split, `_silence_` examples
 (dataset.silence_percentage of the keyword examples) are cut from `_background_noise_` at a
 random volume, and `_unknown_` examples are a seeded sample capped at
-dataset.unknown_percentage of the keyword examples. The training split also gets
+dataset.unknown_percentage of the keyword examples (dataset.train_unknown_percentage in the
+training split: more non-keywords to learn from, while validation and test keep the
+composition their figures are compared by). The training split also gets
 `features.augment_copies` augmented copies of every example (random time shift, and with
 probability background_frequency background noise at a random SNR). With probability
 features.warmup_probability a copy is featurized after `warmup_ms` of preceding audio (the
@@ -101,7 +103,8 @@ def select_examples(
     rng = np.random.default_rng([ft["seed"], list(SPLIT_FILES).index(split), 0])
     known = [c for c in clips if c.label != unknown]
     unknowns = [c for c in clips if c.label == unknown]
-    n_unknown = min(len(unknowns), math.ceil(len(known) * ds["unknown_percentage"] / 100))
+    cap = ds["train_unknown_percentage"] if split == "training" else ds["unknown_percentage"]
+    n_unknown = min(len(unknowns), math.ceil(len(known) * cap / 100))
     picked = sorted(rng.permutation(len(unknowns))[:n_unknown].tolist())
     chosen = known + [unknowns[i] for i in picked]
     chosen.sort(key=lambda c: c.rel)

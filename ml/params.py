@@ -88,6 +88,7 @@ SCHEMA: dict[str, Any] = {
         "testing_percentage": Num(INT, 1, 40),
         "silence_percentage": Num(INT, 0, 100),
         "unknown_percentage": Num(INT, 0, 100),
+        "train_unknown_percentage": Num(INT, 0, 1000),
     },
     "synth": {
         "source": Choice(("synthetic", "real", "mix")),

@@ -42,7 +42,8 @@ def test_splits_shapes_and_example_counts(tiny_dataset, tiny_params, tmp_path):
         unknown = [c for c in clips[split] if labels[c.label] == "_unknown_"]
         # input_data's rule, pinned by hand-worked numbers in test_select_examples_by_hand
         n_sil = math.ceil(len(known) * ds["silence_percentage"] / 100)
-        n_unk = min(len(unknown), math.ceil(len(known) * ds["unknown_percentage"] / 100))
+        cap = ds["train_unknown_percentage" if split == "training" else "unknown_percentage"]
+        n_unk = min(len(unknown), math.ceil(len(known) * cap / 100))
         copies = 1 + (ft["augment_copies"] if split == "training" and ft["augment"] else 0)
         assert len(y) == copies * (len(known) + n_sil + n_unk)
         counts = np.bincount(y, minlength=len(labels))
@@ -84,7 +85,7 @@ def test_select_examples_by_hand(known: int, unknown: int, picked: int, silence:
     """input_data's rule, with dataset.unknown_percentage 40 and silence_percentage 10."""
     params = {
         "dataset": {"labels": ["_silence_", "_unknown_", "yes"], "unknown_percentage": 40,
-                    "silence_percentage": 10},
+                    "train_unknown_percentage": 40, "silence_percentage": 10},
         "features": {"seed": 1},
     }  # fmt: skip
     out = select_examples(hand_clips(known, unknown), "training", params, n_background=1)
@@ -92,6 +93,25 @@ def test_select_examples_by_hand(known: int, unknown: int, picked: int, silence:
     assert [e.label for e in out].count(1) == picked
     assert [e.name for e in out].count("silence") == silence
     assert len(out) == known + picked + silence
+
+
+@pytest.mark.parametrize(
+    ("split", "picked"),
+    [
+        ("training", 15),  # train_unknown_percentage 100: min(15, ceil(20 x 100%)) = 15
+        ("validation", 8),  # unknown_percentage 40: ceil(20 x 40%) = 8
+        ("testing", 8),
+    ],
+)
+def test_training_split_has_its_own_unknown_cap(split: str, picked: int) -> None:
+    params = {
+        "dataset": {"labels": ["_silence_", "_unknown_", "yes"], "unknown_percentage": 40,
+                    "train_unknown_percentage": 100, "silence_percentage": 10},
+        "features": {"seed": 1},
+    }  # fmt: skip
+    out = select_examples(hand_clips(20, 15), split, params, n_background=1)
+    assert [e.label for e in out].count(1) == picked
+    assert [e.label for e in out].count(2) == 20
 
 
 def test_deterministic_and_seed_sensitive(tiny_dataset, tiny_params, tmp_path):
