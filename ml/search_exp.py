@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hil.proc import kill_group, start
 from ml.errors import KwsError
 from ml.fsutil import read_json_object
 from ml.search_space import Candidate, describe, exp_name, set_args
@@ -106,8 +107,21 @@ class Workspace:
 
 def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("dvc")
-    cmd = [str(exe) if exe.exists() else "dvc", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return run_group([str(exe) if exe.exists() else "dvc", *args], cwd)
+
+
+def run_group(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`cmd` to its end, output captured, in a process group of its own: when the search is
+    interrupted (Ctrl-C, SIGTERM) the whole group is killed, the stage dvc runs (python -m
+    ml.train) included. Killing dvc alone orphans that stage, which then writes its outputs
+    into the workspace the search has just put back."""
+    p = start(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate()
+    except BaseException:
+        kill_group(p)
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
 _ERROR_LINE = re.compile(r"^(ERROR|error)\b|^\w*(Error|Exception)\b")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import yaml
 from ml import budget
 from ml.params import ParamsError, load_params, validate_params
 from ml.search_apply import ApplyError, changed_keys, set_lines
+from ml.search_exp import run_group
 from ml.search_report import pareto, transfer_accuracy
 from ml.search_shape import Limits, check
 from ml.search_space import GRID, align_warmup, apply_overrides, candidates, exp_name, set_args
@@ -390,3 +392,33 @@ def test_search_runs_dvc_experiments_resumes_and_applies(repo: Path) -> None:
     assert any(key in diff.stdout for key in expected)
     bad = sh([sys.executable, "-m", "ml.search", "apply", "--exp", "no-such-exp"], repo)
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error: EXP=no-such-exp")
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _Interrupted
+
+
+def test_interrupted_run_kills_the_stage_dvc_started(tmp_path: Path) -> None:
+    # as `dvc exp run` runs a stage: a child that starts its own long-running child
+    pid_file = tmp_path / "stage.pid"
+    cmd = ["bash", "-c", f"sleep 300 & echo $! > {pid_file}; wait"]
+    old = signal.signal(signal.SIGALRM, _interrupt)
+    signal.alarm(2)  # the search interrupted mid-run (SIGTERM and Ctrl-C raise the same way)
+    try:
+        with pytest.raises(_Interrupted):
+            run_group(cmd, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    stage = Path(f"/proc/{int(pid_file.read_text())}/stat")
+    # gone, or a zombie waiting for init to reap it: not running, writing nothing
+    assert not stage.exists() or stage.read_text().split(") ")[1][0] == "Z"
+
+
+def test_run_group_returns_both_streams_and_the_exit_code(tmp_path: Path) -> None:
+    res = run_group(["bash", "-c", "echo out; echo err >&2; exit 3"], tmp_path)
+    assert (res.returncode, res.stdout, res.stderr) == (3, "out\n", "err\n")
