@@ -8,7 +8,11 @@ each engine in `transfer.engines`, a model (`model.*`, `train.*` with `transfer.
 trained on the training features of the other engines (and the silence examples), picks
 its best epoch on their validation features, and is tested on every clean (not augmented)
 clip of the held-out engine from all three splits: none of its voices was heard in
-training. The figure is the float model's accuracy over the 12 outputs; the worst engine is
+training. Its `_unknown_` clips are capped at dataset.unknown_percentage of its keyword
+clips (a seeded sample), the test split's composition: the training split may hold more
+(dataset.train_unknown_percentage), and the figure must not move with that or with
+synth.unknown_words_per_speaker. The figure is the float model's accuracy over the 12
+outputs; the worst engine is
 the repository's proxy for "a voice it never trained on". The JSON also records the hashes
 of the features it was computed from, so `--show` can say when it is stale.
 """
@@ -19,12 +23,15 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ml.dataset import UNKNOWN
 from ml.errors import KwsError, run_main
 from ml.frontend import dequantize_features
 from ml.fsutil import write_bytes_atomic
@@ -53,6 +60,18 @@ def split_rows(names: np.ndarray, held: str) -> tuple[np.ndarray, np.ndarray]:
     return engines != held, (engines == held) & clean
 
 
+def cap_unknowns(y: np.ndarray, unknown: int, percentage: int, seed: list[int]) -> np.ndarray:
+    """Mask keeping every other row and a seeded sample of the `unknown` rows: at most
+    `percentage` % of the others (features.select_examples' rule for a split)."""
+    keep = y != unknown
+    rows = np.flatnonzero(~keep)
+    cap = math.ceil(int(keep.sum()) * percentage / 100)
+    if len(rows) > cap:
+        rows = np.sort(np.random.default_rng(seed).permutation(rows)[:cap])
+    keep[rows] = True
+    return keep
+
+
 def features_digest(features: Path) -> str:
     h = hashlib.sha256()
     for split in SPLITS:
@@ -79,6 +98,10 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
     x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
     if len(y_test) == 0:
         raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
+    ds = params["dataset"]
+    seed = [tp["seed"], zlib.crc32(held.encode())]
+    keep = cap_unknowns(y_test, labels.index(UNKNOWN), ds["unknown_percentage"], seed)
+    x_test, y_test = x_test[keep], y_test[keep]
     x_tr, y_tr = dequantize_features(data["train"][0][keep_tr]), data["train"][1][keep_tr]
     x_va, y_va = dequantize_features(data["validation"][0][keep_va]), data["validation"][1][keep_va]
     model = build_model(params["model"], x_tr.shape[1:], len(labels))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ml.splits import load_split
-from ml.transfer import engine_of, run, table
+from ml.transfer import cap_unknowns, engine_of, run, table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,3 +96,14 @@ def test_merge_of_subset_runs(tmp_path: Path) -> None:
     assert out["mean_accuracy"] == 0.8
     with pytest.raises(Exception, match="different features or epochs"):
         merge([a, part("c", {"festival": 0.5}, digest="g")])
+
+
+def test_held_out_unknowns_are_capped_as_a_split_is() -> None:
+    y = np.array([2] * 10 + [1] * 7)  # 10 keyword clips, 7 _unknown_
+    keep = cap_unknowns(y, 1, 40, [42, 7])  # at most ceil(10 x 40%) = 4 unknowns
+    assert keep[:10].all() and keep[10:].sum() == 4
+    assert np.array_equal(keep, cap_unknowns(y, 1, 40, [42, 7]))  # seeded
+    # under the cap (the four-words-per-speaker data: 40% exactly): every clip, so the
+    # figures measured before the cap existed stand
+    assert cap_unknowns(y[:14], 1, 40, [42, 7]).all()
+    assert cap_unknowns(y, 1, 100, [42, 7]).all()
