@@ -24,6 +24,8 @@ SPLITS = ("training", "validation", "testing")
 # As in tensorflow/examples/speech_commands/input_data.py.
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 _NOHASH = re.compile(r"_nohash_.*$")
+# A generated clip's speaker id names its engine: <word>/<engine>-<hash>_nohash_<n>.wav
+_ENGINE = re.compile(r"^[^/]+/([a-z0-9]+)-[0-9a-f]+_nohash_")
 
 
 class DatasetError(KwsError):
@@ -143,3 +145,9 @@ def background_files(root: Path) -> list[Path]:
     """The `_background_noise_` recordings, sorted (empty when the directory is absent)."""
     bg = check_root(root) / BACKGROUND_DIR
     return sorted(bg.glob("*.wav")) if bg.is_dir() else []
+
+
+def engine_of(name: str) -> str | None:
+    """The speech engine in a clip's relative path (None for silence and real speakers)."""
+    m = _ENGINE.match(name)
+    return m.group(1) if m else None

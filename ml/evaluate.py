@@ -20,6 +20,8 @@ Figures (metrics/evaluate.json, nested keys; DVC shows them flattened as `esp32.
   detects with the right label, and its other detections per hour. Not a gate yet: it is
   the figure that says what a person speaking to the board gets (`make det` sweeps the
   detection threshold);
+- int8_by_engine: accuracy_int8 over the test clips of each speech engine (generated data:
+  the engine is in the speaker id), beside `make transfer`'s held-out-engine figures;
 - model_bytes, arena_bytes (measured by TFLM), tensor_arena_size (with margin), macs;
 - per board in hil/boards.yaml: <board>.est_latency_ms, <board>.fits, <board>.ram_bytes.
 
@@ -44,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ml import budget, drift, tflm
-from ml.dataset import check_root
+from ml.dataset import check_root, engine_of
 from ml.errors import KwsError, run_main
 from ml.eval_outputs import confusion_records, write_outputs
 from ml.fa_stream import false_accepts
@@ -103,6 +105,20 @@ def classification(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[s
     return {"accuracy": accuracy, "per_class": per_class, "confusion": cm}
 
 
+def accuracy_by_engine(names: np.ndarray, y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Engine -> {accuracy, clips} over the test clips of each speech engine (generated
+    data; empty for real speakers). Silence examples belong to no engine."""
+    engines = np.array([engine_of(str(n)) or "" for n in names])
+    out = {}
+    for engine in sorted(set(engines) - {""}):
+        rows = engines == engine
+        out[engine] = {
+            "accuracy": round(float(np.mean(pred[rows] == y[rows])), 4),
+            "clips": int(rows.sum()),
+        }
+    return out
+
+
 def float_predictions(float_path: Path, x: np.ndarray) -> np.ndarray:
     from ml.fit import load_float_model
     from ml.frontend import dequantize_features
@@ -139,7 +155,7 @@ def evaluate(
     if failures:
         raise budget.BudgetError(failures[0])
 
-    x, y, _ = load_split(Path(features_dir), "test")
+    x, y, names = load_split(Path(features_dir), "test")
     if len(x) == 0:
         raise EvaluateError(f"{features_dir}/test.npz: no test examples")
     y = y.astype(np.int64)
@@ -180,6 +196,9 @@ def evaluate(
         "references": reference,
     }
     metrics["per_class"] = int8["per_class"]
+    by_engine = accuracy_by_engine(names, y, pred_int8)
+    if by_engine:  # which voices the model hears worst, next to make transfer's figures
+        metrics["int8_by_engine"] = by_engine
     metrics.update(per_board)
     return metrics, confusion_records(y, pred_int8, labels), int8["confusion"]
 

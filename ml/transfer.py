@@ -24,14 +24,13 @@ import hashlib
 import json
 import logging
 import math
-import re
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ml.dataset import UNKNOWN
+from ml.dataset import UNKNOWN, engine_of
 from ml.errors import KwsError, run_main
 from ml.frontend import dequantize_features
 from ml.fsutil import write_bytes_atomic
@@ -39,18 +38,11 @@ from ml.params import DEFAULT_PARAMS, load_params
 from ml.splits import load_split
 
 log = logging.getLogger(__name__)
-_ENGINE = re.compile(r"^[^/]+/([a-z0-9]+)-[0-9a-f]+_nohash_")
 SPLITS = ("train", "validation", "test")
 
 
 class TransferError(KwsError):
     """The features carry no engine names, or an engine has no clips."""
-
-
-def engine_of(name: str) -> str | None:
-    """The engine in a feature row's name (None for silence and real speakers)."""
-    m = _ENGINE.match(name)
-    return m.group(1) if m else None
 
 
 def split_rows(names: np.ndarray, held: str) -> tuple[np.ndarray, np.ndarray]:
@@ -181,18 +173,20 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     return summarize(per, parts[0]["epochs"], parts[0]["features"])
 
 
-def _in_distribution(evaluate_json: Path) -> float | None:
+def _in_distribution(evaluate_json: Path) -> tuple[float | None, dict[str, Any]]:
+    """(int8 test accuracy, engine -> {accuracy, clips}) from evaluate.json, if readable."""
     try:
         d = json.loads(evaluate_json.read_text())
     except (OSError, ValueError):
-        return None
-    for path in (("accuracy_int8",), ("accuracy", "int8"), ("int8", "accuracy")):
-        v: Any = d
-        for k in path:
-            v = v.get(k) if isinstance(v, dict) else None
-        if isinstance(v, int | float):
-            return float(v)
-    return None
+        return None, {}
+    if not isinstance(d, dict):
+        return None, {}
+    acc = d.get("accuracy_int8")
+    by_engine = d.get("int8_by_engine")
+    return (
+        float(acc) if isinstance(acc, int | float) else None,
+        by_engine if isinstance(by_engine, dict) else {},
+    )
 
 
 def table(
@@ -209,15 +203,21 @@ def table(
         return f"{transfer_json}: not computed yet (run `make transfer`)"
     except ValueError as exc:
         raise TransferError(f"{transfer_json}: not valid JSON ({exc})") from None
-    lines = ["| accuracy on 12 classes | value |", "| --- | --- |"]
-    ind = _in_distribution(evaluate_json) if evaluate_json else None
+    ind, by_engine = _in_distribution(evaluate_json) if evaluate_json else (None, {})
+    lines = [
+        "| accuracy on 12 classes | in distribution (test split, int8) | held out (float) |",
+        "| --- | --- | --- |",
+    ]
     if ind is not None:
-        lines.append(f"| in distribution (test split, int8) | {ind:.4f} |")
-    for engine, v in t["held_out"].items():
-        lines.append(
-            f"| held-out engine {engine} (float, {v['clips']} clips) | {v['accuracy']:.4f} |"
-        )
-    lines.append(f"| worst held-out engine ({t['worst_engine']}) | {t['worst_accuracy']:.4f} |")
+        lines.append(f"| all engines | {ind:.4f} | |")
+    for engine in list(t["held_out"]) + [e for e in by_engine if e not in t["held_out"]]:
+        mine, held = by_engine.get(engine), t["held_out"].get(engine)
+        cells = [
+            f"{mine['accuracy']:.4f} ({mine['clips']} clips)" if mine else "",
+            f"{held['accuracy']:.4f} ({held['clips']} clips)" if held else "",
+        ]
+        lines.append(f"| engine {engine} | {cells[0]} | {cells[1]} |")
+    lines.append(f"| worst held-out engine | | {t['worst_engine']}: {t['worst_accuracy']:.4f} |")
     missing = [e for e in engines or [] if e not in t["held_out"]]
     if missing:
         lines.append(

@@ -240,3 +240,24 @@ def test_gate_fails_the_stage_and_writes_nothing(tiny_pipeline: Path, tmp_path: 
     )
     assert not (tmp_path / "evaluate.json").exists()
     assert not (tmp_path / "plots").exists()
+
+
+def test_accuracy_by_engine_groups_test_clips_by_the_speaker_ids_engine() -> None:
+    from ml.evaluate import accuracy_by_engine
+
+    names = np.array(
+        [
+            "yes/espeak-0a1b_nohash_0.wav",
+            "no/espeak-0a1c_nohash_0.wav",
+            "up/piper-99ff_nohash_0.wav",
+            "silence",
+            "yes/3f2a1b0c_nohash_0.wav",
+        ]
+    )
+    y = np.array([2, 3, 4, 0, 2])
+    pred = np.array([2, 1, 4, 0, 3])
+    assert accuracy_by_engine(names, y, pred) == {
+        "espeak": {"accuracy": 0.5, "clips": 2},
+        "piper": {"accuracy": 1.0, "clips": 1},
+    }  # silence and a real speaker (no engine prefix) belong to no engine
+    assert accuracy_by_engine(names[3:], y[3:], pred[3:]) == {}  # real data: no figures

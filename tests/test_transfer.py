@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,20 @@ def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
     feats = tiny_pipeline / "build/features"
     result = run(params, feats)
     assert list(result["held_out"]) == ["flite", "espeak"]  # absent engines are skipped
+    unknown = params["dataset"]["labels"].index("_unknown_")
     for engine, v in result["held_out"].items():
-        clean = sum(
-            engine_of(str(n)) == engine and "#aug" not in str(n)
-            for split in ("train", "validation", "test")
-            for n in load_split(feats, split)[2]
-        )
-        assert v["clips"] == clean > 0
+        rows: list[int] = []
+        for split in ("train", "validation", "test"):
+            _, y, names = load_split(feats, split)
+            rows += [
+                int(label)
+                for n, label in zip(names, y, strict=True)
+                if engine_of(str(n)) == engine and "#aug" not in str(n)
+            ]
+        # every keyword clip; _unknown_ capped at unknown_percentage of them (a split's mix)
+        keywords = sum(r != unknown for r in rows)
+        cap = math.ceil(keywords * params["dataset"]["unknown_percentage"] / 100)
+        assert v["clips"] == keywords + min(cap, rows.count(unknown)) > 0
         assert 0.0 <= v["accuracy"] <= 1.0 and v["best_epoch"] == 1
         n_train = len(load_split(feats, "train")[2])
         assert 0 < v["train_examples"] < n_train  # the held-out engine is not trained on
@@ -38,10 +46,16 @@ def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
     out = tmp_path / "transfer.json"
     out.write_text(json.dumps(result))
     evaluate = tmp_path / "evaluate.json"
-    evaluate.write_text(json.dumps({"accuracy_int8": 0.5}))
+    by_engine = {"flite": {"accuracy": 0.75, "clips": 8}, "piper": {"accuracy": 0.25, "clips": 4}}
+    evaluate.write_text(json.dumps({"accuracy_int8": 0.5, "int8_by_engine": by_engine}))
     shown = table(out, evaluate, feats)
-    assert "| in distribution (test split, int8) | 0.5000 |" in shown
-    assert f"| held-out engine flite (float, {result['held_out']['flite']['clips']} clips)" in shown
+    assert "| all engines | 0.5000 | |" in shown
+    flite = result["held_out"]["flite"]
+    assert (
+        f"| engine flite | 0.7500 (8 clips) | {flite['accuracy']:.4f} ({flite['clips']} clips) |"
+        in shown
+    )
+    assert "| engine piper | 0.2500 (4 clips) | |" in shown  # tested, not held out
     assert "stale" not in shown and "incomplete" not in shown
     # a merge of subset runs that left an engine out: the table names it
     partial = table(out, evaluate, feats, ["flite", "espeak", "piper"])
