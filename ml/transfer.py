@@ -189,6 +189,11 @@ def _in_distribution(evaluate_json: Path) -> tuple[float | None, dict[str, Any]]
     )
 
 
+def _row(*cells: str) -> str:
+    """A Markdown table row; an empty cell is `| |`."""
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
 def table(
     transfer_json: Path,
     evaluate_json: Path | None,
@@ -209,15 +214,17 @@ def table(
         "| --- | --- | --- |",
     ]
     if ind is not None:
-        lines.append(f"| all engines | {ind:.4f} | |")
+        lines.append(_row("all engines", f"{ind:.4f}", ""))
     for engine in list(t["held_out"]) + [e for e in by_engine if e not in t["held_out"]]:
         mine, held = by_engine.get(engine), t["held_out"].get(engine)
         cells = [
             f"{mine['accuracy']:.4f} ({mine['clips']} clips)" if mine else "",
             f"{held['accuracy']:.4f} ({held['clips']} clips)" if held else "",
         ]
-        lines.append(f"| engine {engine} | {cells[0]} | {cells[1]} |")
-    lines.append(f"| worst held-out engine | | {t['worst_engine']}: {t['worst_accuracy']:.4f} |")
+        lines.append(_row(f"engine {engine}", *cells))
+    lines.append(
+        _row("worst held-out engine", "", f"{t['worst_engine']}: {t['worst_accuracy']:.4f}")
+    )
     missing = [e for e in engines or [] if e not in t["held_out"]]
     if missing:
         lines.append(
