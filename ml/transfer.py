@@ -12,9 +12,9 @@ training. Its `_unknown_` clips are capped at dataset.unknown_percentage of its 
 clips (a seeded sample), the test split's composition: the training split may hold more
 (dataset.train_unknown_percentage), and the figure must not move with that or with
 synth.unknown_words_per_speaker. The figure is the float model's accuracy over the 12
-outputs; the worst engine is
-the repository's proxy for "a voice it never trained on". The JSON also records the hashes
-of the features it was computed from, so `--show` can say when it is stale.
+outputs; the worst engine is the repository's proxy for "a voice it never trained on". The
+JSON also records the hashes of the features it was computed from, so `--show` can say when
+it is stale.
 """
 
 from __future__ import annotations
@@ -88,12 +88,12 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
         test_x.append(data[s][0][test])
         test_y.append(data[s][1][test])
     x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
-    if len(y_test) == 0:
-        raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
-    ds = params["dataset"]
     seed = [tp["seed"], zlib.crc32(held.encode())]
-    keep = cap_unknowns(y_test, labels.index(UNKNOWN), ds["unknown_percentage"], seed)
+    pct = params["dataset"]["unknown_percentage"]
+    keep = cap_unknowns(y_test, labels.index(UNKNOWN), pct, seed)
     x_test, y_test = x_test[keep], y_test[keep]
+    if len(y_test) == 0:  # also: only _unknown_ clips, none kept against no keyword clips
+        raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
     x_tr, y_tr = dequantize_features(data["train"][0][keep_tr]), data["train"][1][keep_tr]
     x_va, y_va = dequantize_features(data["validation"][0][keep_va]), data["validation"][1][keep_va]
     model = build_model(params["model"], x_tr.shape[1:], len(labels))
