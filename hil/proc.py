@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,10 @@ def kill_group(proc: subprocess.Popen, grace_s: float = GRACE_S) -> None:
     proc.wait()
 
 
-def run(cmd: Sequence[str], timeout_s: float) -> tuple[int | None, str]:
+def run(cmd: Sequence[str], timeout_s: float, cwd: Path | None = None) -> tuple[int | None, str]:
     """Run `cmd`, output captured (stdout + stderr as one text). Exit code None: it did not
     finish within `timeout_s` and was killed with its process group."""
-    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
         return proc.returncode, out

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hil import proc
 from hil.boards import BOARDS_FILE, board_facts, emulated_instructions
 from ml.errors import KwsError
 from ml.search_exp import failure_summary
@@ -47,15 +47,12 @@ def missing_tools(third_party: Path) -> str | None:
 
 
 def _run(cmd: list[str], cwd: Path, what: str, timeout: float) -> None:
-    try:
-        res = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise EmulateError(f"{what}: no result in {timeout:.0f} s") from None
-    if res.returncode != 0:
-        why = failure_summary(res.stderr + "\n" + res.stdout, res.returncode)
-        raise EmulateError(f"{what}: {why}")
+    # hil.proc: a build that overruns or is interrupted goes with its compilers
+    code, out = proc.run(cmd, timeout, cwd=cwd)
+    if code is None:
+        raise EmulateError(f"{what}: no result in {timeout:.0f} s")
+    if code != 0:
+        raise EmulateError(f"{what}: {failure_summary(out, code)}")
 
 
 def export(root: Path, work: Path) -> tuple[Path, Path]:
