@@ -30,5 +30,8 @@ if ! "${sudo[@]}" true 2>/dev/null; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Keep-Downloaded-Packages=false: the .deb files (~340 MB for the full list) are deleted once
+# installed; a CI machine's disk is small, and nothing here installs them twice.
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  -o APT::Keep-Downloaded-Packages=false "${missing[@]}" >/dev/null
 echo "apt: installed ${missing[*]}"
