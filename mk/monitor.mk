@@ -41,8 +41,8 @@ telemetry-fleet: setup telemetry-store ## Poll every board of STAGE (ports HIL_P
 	done; \
 	if [ "$$polled" = 0 ]; then echo "error: telemetry-fleet: no HIL_PORT_$(STAGE_UC)_<BOARD> set: no board polled" >&2; exit 1; fi
 	@$(DVC) add -q $(TELEMETRY_DIR)
-	@if [ -n "$$($(DVC) remote list)" ]; then $(DVC) push -q telemetry.dvc && echo "telemetry-fleet: store pushed (telemetry.dvc)"; \
-	  else echo "telemetry-fleet: no DVC remote configured: store kept in this workspace only"; fi
+	@if [ -n "$$($(DVC) remote default 2>/dev/null)" ]; then $(DVC) push -q telemetry.dvc && echo "telemetry-fleet: store pushed (telemetry.dvc)"; \
+	  else echo "telemetry-fleet: no default DVC remote: store kept in this workspace only"; fi
 
 .PHONY: drift-alarm
 drift-alarm: ## Send repository_dispatch `drift-alarm` (starts retrain.yml); needs gh and GH_TOKEN

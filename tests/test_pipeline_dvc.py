@@ -131,6 +131,33 @@ def test_second_repro_is_a_no_op(repo: Path) -> None:
     assert "Data and pipelines are up to date." in res.stdout
 
 
+def test_a_fresh_clone_takes_the_model_from_the_seed_and_rebuilds_only_the_features(
+    repo: Path, tmp_path: Path
+) -> None:
+    """`make pull` on a machine whose DVC remote is empty: seed/ (ml/seed.py) gives the model."""
+    from ml import seed
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(repo, fresh, symlinks=True)
+    with (fresh / ".dvc/config").open("a") as config:
+        config.write(f"['remote \"{seed.REMOTE}\"']\n    url = ../seed\n")
+    stages = seed.stages(fresh / "dvc.yaml")
+    res = sh([str(BIN / "dvc"), "push", "-q", "-r", seed.REMOTE, *stages], fresh)  # make seed
+    assert res.returncode == 0, res.stderr
+    assert seed.missing(fresh) == []
+    for rel in (".dvc/cache", "build", "firmware/generated", "hil/vectors"):  # a fresh clone
+        shutil.rmtree(fresh / rel)
+    (fresh / "metrics/plots/confusion.png").unlink()
+    res = sh([str(BIN / "dvc"), "pull", "-q", "-r", seed.REMOTE, "--allow-missing", *stages], fresh)
+    assert res.returncode == 0, res.stderr
+    assert (fresh / "build/model/model_int8.tflite").is_file()
+    assert not (fresh / "build/features").exists()  # not in the seed: 43 MB in the real one
+    res = sh([str(BIN / "dvc"), "repro"], fresh)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert ran_stages(res) == ["features"]  # same bytes: nothing after it retrains
+    assert (fresh / "metrics/plots/confusion.png").is_file()
+
+
 def test_registering_the_same_model_again_adds_no_version(repo: Path) -> None:
     """A second `make demo` (or another commit with the same model): one MLflow version."""
     before = [(v.version, v.run_id) for v in versions(repo)]

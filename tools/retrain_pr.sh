@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make retrain-pr: commit what `make retrain` changed (dvc.lock, metrics, reports, the
+# make retrain-pr: commit what `make retrain` changed (dvc.lock, metrics, reports, seed/, the
 # telemetry record) to a new retrain/<date>-<run> branch, push that branch and open a pull
 # request against main. It never pushes to main. Needs GH_TOKEN (the workflow's token) and gh.
 #   tools/retrain_pr.sh <dir with pr.md>
@@ -18,7 +18,7 @@ if [[ -z ${GH_TOKEN:-} ]]; then
   exit 1
 fi
 git switch -q -c "$branch"
-git add dvc.lock metrics reports
+git add dvc.lock metrics reports seed  # seed/: the new model for fresh clones (make repro)
 [[ -f telemetry.dvc ]] && git add telemetry.dvc
 if git diff --cached --quiet; then
   echo "retrain-pr: the pipeline changed nothing; no pull request"
