@@ -13,8 +13,8 @@ clips (a seeded sample), the test split's composition: the training split may ho
 (dataset.train_unknown_percentage), and the figure must not move with that or with
 synth.unknown_words_per_speaker. The figure is the float model's accuracy over the 12
 outputs; the worst engine is the repository's proxy for "a voice it never trained on". The
-JSON also records the hashes of the features it was computed from, so `--show` can say when
-it is stale.
+JSON also records the hashes of the features and of the recipe (the params a run depends
+on) it was computed from, so `--show` can say when it is stale.
 """
 
 from __future__ import annotations
@@ -69,6 +69,18 @@ def features_digest(features: Path) -> str:
     for split in SPLITS:
         h.update((features / f"{split}.npz").read_bytes())
     return h.hexdigest()[:16]
+
+
+def recipe_digest(params: dict[str, Any]) -> str:
+    """The params a held-out run depends on besides the features: the model, `train.*` with
+    `transfer.epochs` in place of `train.epochs`, and the labels (the front-end's params
+    are in the features digest)."""
+    recipe = {
+        "labels": params["dataset"]["labels"],
+        "model": params["model"],
+        "train": {**params["train"], "epochs": params["transfer"]["epochs"]},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any]:
@@ -144,10 +156,12 @@ def run(params: dict[str, Any], features: Path, minimum: int = 2) -> dict[str, A
     for held in wanted:
         per[held] = hold_out(params, features, held)
         log.info("held-out engine %s: accuracy %.4f", held, per[held]["accuracy"])
-    return summarize(per, params["transfer"]["epochs"], features_digest(features))
+    return summarize(
+        per, params["transfer"]["epochs"], features_digest(features), recipe_digest(params)
+    )
 
 
-def summarize(per: dict[str, Any], epochs: int, digest: str) -> dict[str, Any]:
+def summarize(per: dict[str, Any], epochs: int, digest: str, recipe: str) -> dict[str, Any]:
     accs = [v["accuracy"] for v in per.values()]
     return {
         "worst_accuracy": min(accs),
@@ -156,6 +170,7 @@ def summarize(per: dict[str, Any], epochs: int, digest: str) -> dict[str, Any]:
         "held_out": per,
         "epochs": epochs,
         "features": digest,
+        "recipe": recipe,
     }
 
 
@@ -167,10 +182,10 @@ def merge(paths: list[Path]) -> dict[str, Any]:
             parts.append(json.loads(p.read_text()))
         except (OSError, ValueError) as exc:
             raise TransferError(f"{p}: unreadable ({exc})") from None
-    if len({(t["features"], t["epochs"]) for t in parts}) != 1:
-        raise TransferError("--merge: the runs used different features or epochs")
+    if len({(t["features"], t["epochs"], t.get("recipe")) for t in parts}) != 1:
+        raise TransferError("--merge: the runs used different features, epochs or recipes")
     per = {e: v for t in parts for e, v in t["held_out"].items()}
-    return summarize(per, parts[0]["epochs"], parts[0]["features"])
+    return summarize(per, parts[0]["epochs"], parts[0]["features"], parts[0].get("recipe", ""))
 
 
 def _in_distribution(evaluate_json: Path) -> tuple[float | None, dict[str, Any]]:
@@ -199,9 +214,11 @@ def table(
     evaluate_json: Path | None,
     features: Path | None,
     engines: list[str] | None = None,
+    recipe: str | None = None,
 ) -> str:
     """The Markdown table `make metrics` prints; `engines` (transfer.engines) names the
-    engines a merge of subset runs left out."""
+    engines a merge of subset runs left out; `recipe` (recipe_digest of today's params)
+    tells a result of another recipe."""
     try:
         t = json.loads(transfer_json.read_text())
     except OSError:
@@ -234,6 +251,11 @@ def table(
     if features is not None and (features / "train.npz").is_file():
         if features_digest(features) != t.get("features"):
             lines.append(f"(stale: {features} changed since; run `make transfer`)")
+    if recipe is not None and t.get("recipe") != recipe:
+        lines.append(
+            "(stale: computed with another model or training recipe (model, train, transfer "
+            "params); run `make transfer`)"
+        )
     return "\n".join(lines)
 
 
@@ -256,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         write_bytes_atomic(args.out, (json.dumps(merge(args.merge), indent=1) + "\n").encode())
         return 0
     if args.show:
-        engines = load_params(args.params)["transfer"]["engines"]
-        print(table(args.show, args.evaluate, args.features, engines))
+        params = load_params(args.params)
+        engines = params["transfer"]["engines"]
+        print(table(args.show, args.evaluate, args.features, engines, recipe_digest(params)))
         return 0
     if args.features is None or args.out is None:
         raise TransferError("python -m ml.transfer: --features and --out are required")

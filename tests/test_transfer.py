@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ml.splits import load_split
-from ml.transfer import cap_unknowns, engine_of, run, table
+from ml.transfer import cap_unknowns, engine_of, recipe_digest, run, table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,6 +68,14 @@ def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
     for split in ("train", "validation", "test"):
         np.savez(other / f"{split}.npz", x=np.zeros((1, 1, 1), np.int8), y=[0], names=["a"])
     assert "stale" in table(out, evaluate, other)
+    # the recipe changed since (a train param; train.epochs does not count, the held-out
+    # runs train transfer.epochs): the table says so
+    same = {**params, "train": {**params["train"], "epochs": 99}}
+    assert "stale" not in table(out, evaluate, feats, recipe=recipe_digest(same))
+    warped = {**params, "train": {**params["train"], "learning_rate": 0.5}}
+    assert "another model or training recipe" in table(
+        out, evaluate, feats, recipe=recipe_digest(warped)
+    )
 
 
 def test_one_engine_is_refused(tmp_path: Path) -> None:
@@ -100,7 +108,9 @@ def test_merge_of_subset_runs(tmp_path: Path) -> None:
     def part(name: str, per: dict[str, float], digest: str = "f") -> Path:
         held = {e: {"accuracy": a, "clips": 10} for e, a in per.items()}
         path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps({"held_out": held, "epochs": 8, "features": digest}))
+        path.write_text(
+            json.dumps({"held_out": held, "epochs": 8, "features": digest, "recipe": "r"})
+        )
         return path
 
     a, b = part("a", {"espeak": 0.9, "flite": 0.8}), part("b", {"piper": 0.7})
@@ -108,7 +118,7 @@ def test_merge_of_subset_runs(tmp_path: Path) -> None:
     assert list(out["held_out"]) == ["espeak", "flite", "piper"]
     assert out["worst_engine"] == "piper" and out["worst_accuracy"] == 0.7
     assert out["mean_accuracy"] == 0.8
-    with pytest.raises(Exception, match="different features or epochs"):
+    with pytest.raises(Exception, match="different features, epochs or recipes"):
         merge([a, part("c", {"festival": 0.5}, digest="g")])
 
 
