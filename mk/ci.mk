@@ -17,12 +17,12 @@ DEPS ?= pinned
 
 ##@ CI and releases
 .PHONY: ci-pipeline
-ci-pipeline: setup ## CI pipeline: dvc pull when a remote is configured, dvc repro (PROFILE=tiny: make tiny); collects build/ci/model
+ci-pipeline: setup ## CI pipeline: the dataset (pulled, or regenerated and checked), dvc pull, dvc repro (PROFILE=tiny: make tiny); collects build/ci/model
 	@if [ "$(PROFILE)" = tiny ]; then \
 	  echo "ci-pipeline: PROFILE=tiny: dvc.yaml with tiny params in $(TINY_DIR) (make tiny)"; \
 	  $(MAKE) tiny; \
 	else \
-	  $(MAKE) pull && $(MAKE) data && $(MAKE) repro; \
+	  $(MAKE) data-verified && $(MAKE) pull && $(MAKE) repro; \
 	fi
 	@$(PY) -m ml.release collect --generated $(GENERATED_DIR) --vectors $(VECTORS_DIR) \
 	  --params $(HIL_PARAMS) --metrics $(PROFILE_DIR)metrics --out $(CI_MODEL)
