@@ -23,17 +23,13 @@ pull: setup ## Fetch dvc.lock's outputs from the DVC remote, then the trained mo
 	@# not the features, which the features stage rebuilds from the dataset in under a minute.
 	@if [ -n "$$($(BIN)/dvc remote default 2>/dev/null)" ] && $(BIN)/dvc pull -q 2>/dev/null; then \
 	  echo "pull: dvc.lock's outputs came from the DVC remote; stages rerun only for what changed"; \
-	elif $(BIN)/dvc pull -q -r seed --allow-missing $$($(PY) -m ml.seed stages) 2>/dev/null \
-	  && $(PY) -m ml.seed check >/dev/null 2>&1; then \
+	elif $(PY) -m ml.seed pull >/dev/null 2>&1; then \
 	  echo "pull: the DVC remote lacks dvc.lock's outputs; the trained model came from seed/ (the features stage rebuilds; later stages rerun only if its output differs)"; \
 	else echo "pull: neither the DVC remote nor seed/ holds all of dvc.lock's outputs: their stages rerun"; fi
 
 .PHONY: seed
 seed: setup ## Refresh seed/ (the trained model a fresh clone pulls, ~2 MB in git) from the local DVC cache
-	@$(BIN)/dvc push -q -r seed $$($(PY) -m ml.seed stages)
-	@$(PY) -m ml.seed check
-	@$(PY) -m ml.seed prune
-	@echo "seed: seed/ holds dvc.lock's model outputs ($$(du -sh seed/files | cut -f1)); commit it with dvc.lock (git add seed)"
+	@$(PY) -m ml.seed refresh
 
 .PHONY: metrics
 metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)

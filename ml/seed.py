@@ -10,8 +10,10 @@ data-verified`) and the features (43 MB) from it in under a minute, so they stay
 `make pull` takes from here what the default remote lacks; `make repro` refreshes it; a test
 fails when `dvc.lock` names an output that is missing here (`make seed` mends it).
 
-    python -m ml.seed stages   # the stages whose outputs the seed holds, for make
+    python -m ml.seed refresh  # make seed: push dvc.lock's outputs, check, prune, say the size
+    python -m ml.seed pull     # make pull's fallback: what the seed holds; exit 1 if not all
     python -m ml.seed check    # exit 1 with one line per missing output
+    python -m ml.seed stages   # the stages whose outputs the seed holds
     python -m ml.seed prune    # delete the objects of earlier models (after a push)
 """
 
@@ -22,14 +24,15 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 log = logging.getLogger(__name__)
 
-REMOTE = "seed"  # .dvc/config: ['remote "seed"'] url = ../seed
-SEED_DIR = "seed"
+REMOTE = "seed"  # .dvc/config: ['remote "seed"'] url = ../seed (its folder: seed_dir)
 # Upstream of the model: the features (43 MB) rebuild from the dataset in under a minute, and
 # validate's report is in git.
 SKIP_STAGES = frozenset({"validate", "features"})
@@ -41,15 +44,52 @@ def stages(dvc_yaml: Path) -> list[str]:
     return [name for name in spec.get("stages", {}) if name not in SKIP_STAGES]
 
 
-def missing(repo: Path) -> list[str]:
-    """dvc.lock's cached outputs of the seed's stages that the seed remote lacks."""
-    from dvc.repo import Repo  # slow import: only for the check
+@contextlib.contextmanager
+def _dvc(repo: Path) -> Iterator[Any]:
+    from dvc.repo import Repo  # slow import: only for the commands that talk to DVC
 
     # DVC resolves stage targets against the working directory, not the repo's root
     with contextlib.chdir(repo), Repo(".") as dvc:
-        status = dvc.status(targets=stages(repo / "dvc.yaml"), cloud=True, remote=REMOTE)
+        yield dvc
+
+
+def _missing(dvc: Any, targets: list[str]) -> list[str]:
+    status = dvc.status(targets=targets, cloud=True, remote=REMOTE)
     # "new": in the local cache only; "missing": nowhere. "deleted" is in the seed, not here.
     return sorted(path for path, state in status.items() if state in ("new", "missing"))
+
+
+def missing(repo: Path) -> list[str]:
+    """dvc.lock's cached outputs of the seed's stages that the seed remote lacks."""
+    with _dvc(repo) as dvc:
+        return _missing(dvc, stages(repo / "dvc.yaml"))
+
+
+def seed_dir(dvc: Any) -> Path:
+    """The seed remote's folder, as .dvc/config names it (DVC resolves the relative URL)."""
+    return Path(dvc.config["remote"][REMOTE]["url"])
+
+
+def refresh(repo: Path) -> tuple[list[str], int, Path]:
+    """Push the seed's stages' outputs from the local cache to the seed, then delete the
+    objects of earlier models: (outputs still missing, objects deleted, the seed's folder)."""
+    targets = stages(repo / "dvc.yaml")
+    with _dvc(repo) as dvc:
+        dvc.push(targets=targets, remote=REMOTE)
+        gaps = _missing(dvc, targets)
+        root = seed_dir(dvc)
+    return gaps, (0 if gaps else prune(repo, root)), root
+
+
+def pull(repo: Path) -> list[str]:
+    """Fetch what the seed holds of the seed's stages' outputs; return the outputs it lacks."""
+    from dvc.exceptions import DvcException
+
+    targets = stages(repo / "dvc.yaml")
+    with _dvc(repo) as dvc:
+        with contextlib.suppress(DvcException):  # some outputs absent: the check says which
+            dvc.pull(targets=targets, remote=REMOTE, allow_missing=True)
+        return _missing(dvc, targets)
 
 
 def _object(root: Path, md5: str) -> Path:
@@ -88,32 +128,57 @@ def prune(repo: Path, root: Path) -> int:
     return len(stale)
 
 
+def _size(root: Path) -> str:
+    total = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    return f"{total / 2**20:.1f} MB"
+
+
+def _run(command: str, repo: Path) -> int:
+    if command == "stages":
+        print(" ".join(stages(repo / "dvc.yaml")))
+        return 0
+    if command == "pull":
+        return 1 if pull(repo) else 0  # make pull says which remote the model came from
+    if command == "refresh":
+        gaps, deleted, root = refresh(repo)
+    elif command == "prune":
+        with _dvc(repo) as dvc:
+            root = seed_dir(dvc)
+        log.info("seed: %d object(s) of earlier models deleted", prune(repo, root))
+        return 0
+    else:
+        gaps = missing(repo)
+    for path in gaps:
+        print(f"error: seed/: lacks dvc.lock's {path} (make seed refreshes it)", file=sys.stderr)
+    if gaps:
+        return 1
+    log.info(
+        "seed: holds every output dvc.lock records for %s", " ".join(stages(repo / "dvc.yaml"))
+    )
+    if command == "refresh":
+        log.info("seed: %d object(s) of earlier models deleted", deleted)
+        log.info(
+            "seed: %s/ holds dvc.lock's model outputs (%s); commit it with dvc.lock (git add %s)",
+            root.name,
+            _size(root),
+            root.name,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ml.seed", description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=("stages", "check", "prune"))
+    ap.add_argument("command", choices=("refresh", "pull", "check", "stages", "prune"))
     ap.add_argument("--repo", type=Path, default=Path("."))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.command == "stages":
-        print(" ".join(stages(args.repo / "dvc.yaml")))
-        return 0
-    if args.command == "prune":
-        deleted = prune(args.repo, args.repo / SEED_DIR)
-        log.info("seed: %d object(s) of earlier models deleted", deleted)
-        return 0
     from dvc.exceptions import DvcException
 
     try:
-        gaps = missing(args.repo)
+        return _run(args.command, args.repo)
     except DvcException as exc:  # not a DVC repo, an unreadable dvc.lock: one line, not a trace
         print(f"error: seed: {args.repo}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    for path in gaps:
-        print(f"error: seed/: lacks dvc.lock's {path} (make seed refreshes it)", file=sys.stderr)
-    if not gaps:
-        names = " ".join(stages(args.repo / "dvc.yaml"))
-        log.info("seed: holds every output dvc.lock records for %s", names)
-    return 1 if gaps else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import json
 import subprocess
 from pathlib import Path
@@ -24,11 +23,16 @@ def test_seed_stages_are_the_pipeline_after_the_features() -> None:
                      if s in names]  # fmt: skip
 
 
-def test_dvc_config_points_the_seed_remote_at_the_folder() -> None:
-    config = configparser.ConfigParser()
-    config.read(REPO / ".dvc/config")
-    url = config[f"'remote \"{seed.REMOTE}\"'"]["url"]
-    assert (REPO / ".dvc" / url).resolve() == REPO / seed.SEED_DIR
+def test_dvc_config_points_the_seed_remote_at_the_folder_in_git() -> None:
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as dvc:
+        root = seed.seed_dir(dvc)
+    assert root == REPO / "seed"
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", "seed"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert tracked.stdout.strip(), "seed/ is not in git"
 
 
 @pytest.mark.slow
@@ -37,8 +41,7 @@ def test_the_repository_seed_holds_every_output_dvc_lock_records() -> None:
     assert seed.missing(REPO) == [], "seed/ is stale: make seed, then git add seed"
     lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
     model = next(o for o in lock["quantize"]["outs"] if o["path"].endswith(".tflite"))
-    obj = REPO / "seed/files/md5" / model["md5"][:2] / model["md5"][2:]
-    assert obj.stat().st_size == model["size"]
+    assert seed._object(REPO / "seed", model["md5"]).stat().st_size == model["size"]
 
 
 def test_the_check_names_a_missing_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -55,10 +58,13 @@ def test_the_check_names_a_missing_output(tmp_path: Path, capsys: pytest.Capture
     assert any("build/model/model_int8.tflite" in line for line in err)
     assert all(line.startswith("error: seed/: lacks dvc.lock's ") for line in err)
     assert not any("build/features" in line for line in err)
+    # make pull's fallback on the same empty seed: exit 1, so make says the stages rerun
+    assert seed.main(["pull", "--repo", str(tmp_path)]) == 1
+    assert not (tmp_path / "build/model/model_int8.tflite").exists()
 
 
 def _put(root: Path, md5: str, data: bytes) -> Path:
-    path = root / "seed/files/md5" / md5[:2] / md5[2:]
+    path = seed._object(root / "seed", md5)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
