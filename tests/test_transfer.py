@@ -72,9 +72,9 @@ def test_hold_out_two_engines(tiny_pipeline: Path, tmp_path: Path) -> None:
     # runs train transfer.epochs): the table says so
     same = {**params, "train": {**params["train"], "epochs": 99}}
     assert "stale" not in table(out, evaluate, feats, recipe=recipe_digest(same))
-    warped = {**params, "train": {**params["train"], "learning_rate": 0.5}}
+    faster = {**params, "train": {**params["train"], "learning_rate": 0.5}}
     assert "another model or training recipe" in table(
-        out, evaluate, feats, recipe=recipe_digest(warped)
+        out, evaluate, feats, recipe=recipe_digest(faster)
     )
 
 
