@@ -35,6 +35,8 @@ seed: setup ## Refresh seed/ (the trained model a fresh clone pulls, ~2 MB in gi
 metrics: setup ## Print the evaluate figures as a table (all metrics: dvc metrics show --md)
 	@$(PY) -m ml.evaluate --show metrics/evaluate.json --plots metrics/plots
 	@$(PY) -m ml.transfer --show metrics/transfer.json --evaluate metrics/evaluate.json --features build/features
+	@echo
+	@$(PY) -m ml.unheard --show metrics/unheard.json --model build/model/model_int8.tflite
 	@echo "(every metric: dvc metrics show --md; against main: dvc metrics diff main)"
 
 .PHONY: plots

