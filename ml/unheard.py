@@ -56,7 +56,7 @@ def unheard_params(params: dict[str, Any], src: str) -> dict[str, Any]:
             f"(synth.engines.{e} = {params['synth']['engines'][e]}); an unheard engine has 0"
         )
     out = copy.deepcopy(params)
-    out["synth"]["engines"] = {e: unheard.get(e, 0) for e in params["synth"]["engines"]}
+    out["synth"]["engines"] = {e: 0 for e in params["synth"]["engines"]} | unheard
     out["synth"]["source"] = "synthetic"
     return out
 

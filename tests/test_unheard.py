@@ -25,6 +25,9 @@ def test_unheard_engines_must_be_unheard() -> None:
     assert params["transfer"]["unheard"]["kokoro"] > 0 and params["synth"]["engines"]["kokoro"] == 0
     gen = unheard_params(params, "p.yaml")
     assert {e: n for e, n in gen["synth"]["engines"].items() if n} == {"kokoro": 30}
+    absent = copy.deepcopy(params)  # an engine params.yaml does not list is unheard too
+    del absent["synth"]["engines"]["kokoro"]
+    assert unheard_params(absent, "p.yaml")["synth"]["engines"]["kokoro"] == 30
     heard = copy.deepcopy(params)
     heard["transfer"]["unheard"] = {"kokoro": 0, "flite": 5}
     with pytest.raises(ParamsError) as exc:
