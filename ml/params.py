@@ -225,6 +225,7 @@ SCHEMA: dict[str, Any] = {
     },
     "transfer": {
         "epochs": Num(INT, 1, 1000),
+        "seeds": Num(INT, 1, 20),
         "engines": StrList(1),
         "unheard": IntMap(ENGINE_NAMES, 0, 10000),
     },

@@ -12,7 +12,10 @@ training. Its `_unknown_` clips are capped at dataset.unknown_percentage of its 
 clips (a seeded sample), the test split's composition: the training split may hold more
 (dataset.train_unknown_percentage), and the figure must not move with that or with
 synth.unknown_words_per_speaker. The figure is the float model's accuracy over the 12
-outputs; the worst engine is the repository's proxy for "a voice it never trained on". The
+outputs; the worst engine is the repository's proxy for "a voice it never trained on".
+One run moves by a few points with the training seed, so `transfer.seeds` (or `--seeds`)
+trains each hold-out that many times (train.seed, train.seed + 1, ...) and reports the mean,
+each run's figure beside it: compare recipes on the mean of several. The
 JSON also records the hashes of the features and of the recipe (the params a run depends
 on) it was computed from, so `--show` can say when it is stale.
 """
@@ -39,6 +42,7 @@ from ml.splits import load_split
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
+MAX_SEEDS = 20  # as ml.params allows for transfer.seeds
 
 
 class TransferError(KwsError):
@@ -80,17 +84,54 @@ def recipe_digest(params: dict[str, Any]) -> str:
         "model": params["model"],
         "train": {**params["train"], "epochs": params["transfer"]["epochs"]},
     }
+    if params["transfer"].get("seeds", 1) != 1:  # absent at 1: earlier results stay current
+        recipe["seeds"] = params["transfer"]["seeds"]
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any]:
-    """Train without `held`, return its accuracy and per-label recall on `held`."""
+    """`held`'s accuracy and per-label recall: one model trained without it per seed of
+    `transfer.seeds`, their mean (and each run's accuracy and best epoch, if several)."""
+    seeds = params["transfer"].get("seeds", 1)
+    runs = []
+    for i in range(seeds):
+        runs.append(_hold_out_once(params, features, held, params["train"]["seed"] + i))
+        if seeds > 1:
+            log.info("hold out %s, run %d of %d: %.4f", held, i + 1, seeds, runs[-1]["accuracy"])
+    return mean_of_runs(runs)
+
+
+def mean_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the runs of a hold-out (same clips, other seeds): mean accuracy and
+    recall; with several runs also `runs`, each run's seed, accuracy and best epoch."""
+    if len(runs) == 1:
+        return {k: v for k, v in runs[0].items() if k != "seed"}
+    first = runs[0]
+    return {
+        "accuracy": round(float(np.mean([r["accuracy"] for r in runs])), 4),
+        "clips": first["clips"],
+        "recall": {
+            k: round(float(np.mean([r["recall"][k] for r in runs])), 4) for k in first["recall"]
+        },
+        "train_examples": first["train_examples"],
+        "runs": [
+            {"seed": r["seed"], "accuracy": r["accuracy"], "best_epoch": r["best_epoch"]}
+            for r in runs
+        ],
+    }
+
+
+def _hold_out_once(
+    params: dict[str, Any], features: Path, held: str, train_seed: int
+) -> dict[str, Any]:
+    """Train without `held` from `train_seed`, return its accuracy and recall on `held`
+    (the same clips whatever the seed: their sample is drawn from train.seed)."""
     from ml.fit import BestWeights, compile_and_fit, lr_schedule, seed_everything
     from ml.models import build_model, keras
 
     labels = params["dataset"]["labels"]
-    tp = dict(params["train"])
-    seed_everything(tp["seed"])
+    tp = {**params["train"], "seed": train_seed}
+    seed_everything(train_seed)
     data = {s: load_split(features, s) for s in SPLITS}
     keep_tr, _ = split_rows(data["train"][2], held)
     keep_va, _ = split_rows(data["validation"][2], held)
@@ -100,7 +141,7 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
         test_x.append(data[s][0][test])
         test_y.append(data[s][1][test])
     x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
-    seed = [tp["seed"], zlib.crc32(held.encode())]
+    seed = [params["train"]["seed"], zlib.crc32(held.encode())]
     pct = params["dataset"]["unknown_percentage"]
     keep = cap_unknowns(y_test, labels.index(UNKNOWN), pct, seed)
     x_test, y_test = x_test[keep], y_test[keep]
@@ -129,7 +170,7 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
     if best.weights is not None:
         model.set_weights(best.weights)
     pred = np.argmax(model.predict(dequantize_features(x_test), verbose=0), axis=1)
-    extra = {"train_examples": len(y_tr), "best_epoch": best.epoch + 1}
+    extra = {"train_examples": len(y_tr), "best_epoch": best.epoch + 1, "seed": tp["seed"]}
     return {**score(pred, y_test, labels), **extra}
 
 
@@ -212,6 +253,15 @@ def _row(*cells: str) -> str:
     return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
 
 
+def _held_cell(held: dict[str, Any]) -> str:
+    """'0.4390 (3500 clips)', or with several runs '0.4390 (3500 clips; 3 seeds: 0.4351-0.4454)'."""
+    cell = f"{held['accuracy']:.4f} ({held['clips']} clips"
+    runs = [r["accuracy"] for r in held.get("runs", [])]
+    if len(runs) > 1:
+        cell += f"; {len(runs)} seeds: {min(runs):.4f}-{max(runs):.4f}"
+    return cell + ")"
+
+
 def table(
     transfer_json: Path,
     evaluate_json: Path | None,
@@ -239,7 +289,7 @@ def table(
         mine, held = by_engine.get(engine), t["held_out"].get(engine)
         cells = [
             f"{mine['accuracy']:.4f} ({mine['clips']} clips)" if mine else "",
-            f"{held['accuracy']:.4f} ({held['clips']} clips)" if held else "",
+            _held_cell(held) if held else "",
         ]
         lines.append(_row(f"engine {engine}", *cells))
     lines.append(
@@ -271,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     ap.add_argument("--engines", help="comma-separated subset of transfer.engines (parallel runs)")
     ap.add_argument("--epochs", type=int, help="override transfer.epochs (a quicker estimate)")
+    ap.add_argument("--seeds", type=int, help="override transfer.seeds (runs per hold-out)")
     ap.add_argument(
         "--merge", type=Path, nargs="+", help="combine the --out files of runs on subsets"
     )
@@ -294,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.epochs < 1:
             raise TransferError(f"--epochs = {args.epochs} must be at least 1")
         params["transfer"]["epochs"] = args.epochs
+    if args.seeds is not None:
+        if not 1 <= args.seeds <= MAX_SEEDS:
+            raise TransferError(f"--seeds = {args.seeds} must be in [1, {MAX_SEEDS}]")
+        params["transfer"]["seeds"] = args.seeds
     result = run(params, args.features, minimum=1 if args.engines else 2)
     write_bytes_atomic(args.out, (json.dumps(result, indent=1) + "\n").encode())
     log.info("worst held-out engine %s: %.4f", result["worst_engine"], result["worst_accuracy"])

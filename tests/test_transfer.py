@@ -131,3 +131,81 @@ def test_held_out_unknowns_are_capped_as_a_split_is() -> None:
     # figures measured before the cap existed stand
     assert cap_unknowns(y[:14], 1, 40, [42, 7]).all()
     assert cap_unknowns(y, 1, 100, [42, 7]).all()
+
+
+@pytest.mark.slow
+def test_several_seeds_average_the_same_clips(tiny_pipeline: Path) -> None:
+    params = yaml.safe_load((tiny_pipeline / "params.yaml").read_text())
+    params["transfer"] = {"epochs": 1, "seeds": 2, "engines": ["flite"]}
+    feats = tiny_pipeline / "build/features"
+    held = run(params, feats, minimum=1)["held_out"]["flite"]
+    base = params["train"]["seed"]
+    assert [r["seed"] for r in held["runs"]] == [base, base + 1]
+    assert held["accuracy"] == round(float(np.mean([r["accuracy"] for r in held["runs"]])), 4)
+    one_seed = {**params, "transfer": {**params["transfer"], "seeds": 1}}
+    single = run(one_seed, feats, minimum=1)["held_out"]["flite"]
+    assert "runs" not in single and "seed" not in single
+    assert single["clips"] == held["clips"]  # the same clips whatever the seed
+    assert single["accuracy"] == held["runs"][0]["accuracy"]  # run 1 is the one-seed run
+    # the number of seeds is part of the recipe (1 is the same as none: older results)
+    no_key = {**params, "transfer": {"epochs": 1, "engines": ["flite"]}}
+    assert recipe_digest(params) != recipe_digest(one_seed) == recipe_digest(no_key)
+
+
+def test_mean_of_runs_and_its_table_cell(tmp_path: Path) -> None:
+    from ml.transfer import mean_of_runs
+
+    def result(seed: int, acc: float, yes: float) -> dict:
+        return {
+            "accuracy": acc,
+            "clips": 10,
+            "recall": {"yes": yes},
+            "train_examples": 50,
+            "best_epoch": 3,
+            "seed": seed,
+        }
+
+    one = mean_of_runs([result(42, 0.5, 0.2)])
+    assert one == {
+        "accuracy": 0.5,
+        "clips": 10,
+        "recall": {"yes": 0.2},
+        "train_examples": 50,
+        "best_epoch": 3,
+    }
+    three = mean_of_runs([result(42, 0.4, 0.2), result(43, 0.5, 0.4), result(44, 0.6, 0.6)])
+    assert three["accuracy"] == 0.5 and three["recall"] == {"yes": 0.4}
+    assert [r["seed"] for r in three["runs"]] == [42, 43, 44]
+    out = tmp_path / "transfer.json"
+    out.write_text(
+        json.dumps(
+            {
+                "held_out": {"espeak": three},
+                "worst_engine": "espeak",
+                "worst_accuracy": 0.5,
+                "features": "f",
+                "recipe": "r",
+            }
+        )
+    )
+    assert "| engine espeak | | 0.5000 (10 clips; 3 seeds: 0.4000-0.6000) |" in table(
+        out, None, None
+    )
+
+
+@pytest.mark.parametrize("seeds", ["0", "21"])
+def test_seeds_out_of_range_is_refused(tmp_path: Path, seeds: str) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "ml.transfer",
+        "--features",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "t.json"),
+        "--seeds",
+        seeds,
+    ]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"error: --seeds = {seeds} must be in [1, 20]"
