@@ -209,6 +209,13 @@ def test_metrics_table(tiny_pipeline: Path) -> None:
             "quality gate: false_accepts_per_hour 42.0 is above "
             "evaluate.max_false_accepts_per_hour 20.0",
         ),
+        (  # with the stream's event count: one false accept more is 6 per hour here
+            {"false_accepts_per_hour": 36.0, "false_accepts": 6, "stream_minutes": 10.0},
+            "max_false_accepts_per_hour",
+            30.0,
+            "quality gate: false_accepts_per_hour 36.0 (6 in 10.0 min of stream) is above "
+            "evaluate.max_false_accepts_per_hour 30.0",
+        ),
     ],
 )
 def test_quality_gates_name_figure_value_and_threshold(
@@ -222,7 +229,7 @@ def test_quality_gates_name_figure_value_and_threshold(
         evaluate.check_gates({**good, **figures}, params)
     assert str(exc.value) == f"{line} (model not exported or registered)"
     # exactly at the threshold passes
-    evaluate.check_gates({**good, next(iter(figures)): limit}, params)
+    evaluate.check_gates({**good, **figures, next(iter(figures)): limit}, params)
 
 
 def test_gate_fails_the_stage_and_writes_nothing(tiny_pipeline: Path, tmp_path: Path) -> None:
