@@ -37,12 +37,12 @@ from ml.dataset import UNKNOWN, engine_of
 from ml.errors import KwsError, run_main
 from ml.frontend import dequantize_features
 from ml.fsutil import write_bytes_atomic
-from ml.params import DEFAULT_PARAMS, load_params
+from ml.params import DEFAULT_PARAMS, SCHEMA, load_params
 from ml.splits import load_split
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
-MAX_SEEDS = 20  # as ml.params allows for transfer.seeds
+MAX_SEEDS = int(SCHEMA["transfer"]["seeds"].hi)
 
 
 class TransferError(KwsError):
@@ -91,11 +91,35 @@ def recipe_digest(params: dict[str, Any]) -> str:
 
 def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any]:
     """`held`'s accuracy and per-label recall: one model trained without it per seed of
-    `transfer.seeds`, their mean (and each run's accuracy and best epoch, if several)."""
+    `transfer.seeds`, their mean (and each run's accuracy and best epoch, if several). The
+    clips are selected once: every seed is tested on the same ones (their `_unknown_`
+    sample is drawn from train.seed)."""
+    labels = params["dataset"]["labels"]
+    data = {s: load_split(features, s) for s in SPLITS}
+    keep_tr, _ = split_rows(data["train"][2], held)
+    keep_va, _ = split_rows(data["validation"][2], held)
+    test_x, test_y = [], []
+    for s in SPLITS:
+        _, test = split_rows(data[s][2], held)
+        test_x.append(data[s][0][test])
+        test_y.append(data[s][1][test])
+    x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
+    seed = [params["train"]["seed"], zlib.crc32(held.encode())]
+    pct = params["dataset"]["unknown_percentage"]
+    keep = cap_unknowns(y_test, labels.index(UNKNOWN), pct, seed)
+    x_test, y_test = dequantize_features(x_test[keep]), y_test[keep]
+    if len(y_test) == 0:  # also: only _unknown_ clips, none kept against no keyword clips
+        raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
+    x_tr, y_tr = dequantize_features(data["train"][0][keep_tr]), data["train"][1][keep_tr]
+    x_va, y_va = dequantize_features(data["validation"][0][keep_va]), data["validation"][1][keep_va]
+    log.info("hold out %s: train %d, validate %d, test %d", held, len(y_tr), len(y_va), len(y_test))
     seeds = params["transfer"].get("seeds", 1)
     runs = []
     for i in range(seeds):
-        runs.append(_hold_out_once(params, features, held, params["train"]["seed"] + i))
+        train_seed = params["train"]["seed"] + i
+        pred, best_epoch = _fit_and_predict(params, (x_tr, y_tr, x_va, y_va), x_test, train_seed)
+        extra = {"train_examples": len(y_tr), "best_epoch": best_epoch, "seed": train_seed}
+        runs.append({**score(pred, y_test, labels), **extra})
         if seeds > 1:
             log.info("hold out %s, run %d of %d: %.4f", held, i + 1, seeds, runs[-1]["accuracy"])
     return mean_of_runs(runs)
@@ -121,35 +145,20 @@ def mean_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _hold_out_once(
-    params: dict[str, Any], features: Path, held: str, train_seed: int
-) -> dict[str, Any]:
-    """Train without `held` from `train_seed`, return its accuracy and recall on `held`
-    (the same clips whatever the seed: their sample is drawn from train.seed)."""
+def _fit_and_predict(
+    params: dict[str, Any],
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    x_test: np.ndarray,
+    train_seed: int,
+) -> tuple[np.ndarray, int]:
+    """(labels predicted for `x_test`, best epoch) of a model trained from `train_seed`."""
     from ml.fit import BestWeights, compile_and_fit, lr_schedule, seed_everything
     from ml.models import build_model, keras
 
-    labels = params["dataset"]["labels"]
+    num_labels = len(params["dataset"]["labels"])
     tp = {**params["train"], "seed": train_seed}
     seed_everything(train_seed)
-    data = {s: load_split(features, s) for s in SPLITS}
-    keep_tr, _ = split_rows(data["train"][2], held)
-    keep_va, _ = split_rows(data["validation"][2], held)
-    test_x, test_y = [], []
-    for s in SPLITS:
-        _, test = split_rows(data[s][2], held)
-        test_x.append(data[s][0][test])
-        test_y.append(data[s][1][test])
-    x_test, y_test = np.concatenate(test_x), np.concatenate(test_y)
-    seed = [params["train"]["seed"], zlib.crc32(held.encode())]
-    pct = params["dataset"]["unknown_percentage"]
-    keep = cap_unknowns(y_test, labels.index(UNKNOWN), pct, seed)
-    x_test, y_test = x_test[keep], y_test[keep]
-    if len(y_test) == 0:  # also: only _unknown_ clips, none kept against no keyword clips
-        raise TransferError(f"{features}: no clips of engine {held!r} (names <engine>-<hash>)")
-    x_tr, y_tr = dequantize_features(data["train"][0][keep_tr]), data["train"][1][keep_tr]
-    x_va, y_va = dequantize_features(data["validation"][0][keep_va]), data["validation"][1][keep_va]
-    model = build_model(params["model"], x_tr.shape[1:], len(labels))
+    model = build_model(params["model"], data[0].shape[1:], num_labels)
     best = BestWeights()
     callbacks = [
         keras.callbacks.LearningRateScheduler(
@@ -157,11 +166,10 @@ def _hold_out_once(
         ),
         best.callback(),
     ]
-    log.info("hold out %s: train %d, validate %d, test %d", held, len(y_tr), len(y_va), len(y_test))
     compile_and_fit(
         model,
-        (x_tr, y_tr, x_va, y_va),
-        len(labels),
+        data,
+        num_labels,
         tp,
         learning_rate=tp["learning_rate"],
         epochs=params["transfer"]["epochs"],
@@ -169,9 +177,7 @@ def _hold_out_once(
     )
     if best.weights is not None:
         model.set_weights(best.weights)
-    pred = np.argmax(model.predict(dequantize_features(x_test), verbose=0), axis=1)
-    extra = {"train_examples": len(y_tr), "best_epoch": best.epoch + 1, "seed": tp["seed"]}
-    return {**score(pred, y_test, labels), **extra}
+    return np.argmax(model.predict(x_test, verbose=0), axis=1), best.epoch + 1
 
 
 def score(pred: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
