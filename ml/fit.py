@@ -5,6 +5,7 @@ compile + fit, the best-epoch weights, deterministic saving and loading."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ import numpy as np
 
 from ml import specaugment
 from ml.errors import KwsError
+
+log = logging.getLogger(__name__)
 
 
 class ModelFileError(KwsError):
@@ -55,7 +58,8 @@ class BestWeights:
                 acc = float((logs or {}).get("val_accuracy", -1.0))
                 if acc >= outer.best:
                     outer.best, outer.epoch = acc, epoch
-                    outer.weights = self.model.get_weights()
+                    # an adversarial trainer wraps the keyword model: keep only the latter's
+                    outer.weights = getattr(self.model, "kws_model", self.model).get_weights()
 
         return Keep()
 
@@ -98,26 +102,43 @@ def compile_and_fit(
     learning_rate: float,
     epochs: int,
     callbacks: list[Any] | None = None,
+    train_names: np.ndarray | None = None,
 ) -> None:
-    """Adam + (label-smoothed) cross-entropy on one-hot labels: training and QAT alike."""
+    """Adam + (label-smoothed) cross-entropy on one-hot labels: training and QAT alike.
+
+    With `train_names` (the training clips' names) and `tp["engine_adversary"]` > 0, the
+    model trains against an engine classifier (ml.adversary); `model` stays compiled as is.
+    """
     from ml.models import keras
 
     x_train, y_train, x_val, y_val = data
     onehot = keras.utils.to_categorical
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
-        metrics=["accuracy"],
-    )
+
+    def compile_(m: Any) -> None:
+        m.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=tp["label_smoothing"]),
+            metrics=["accuracy"],
+        )
+
+    compile_(model)
+    targets = onehot(y_train, num_labels)
+    scale = float(tp.get("engine_adversary", 0.0))
+    if scale > 0 and train_names is not None:
+        from ml import adversary
+
+        domains, names = adversary.domain_labels(train_names)
+        log.info("engine adversary (scale %g) over %s", scale, ", ".join(names))
+        model = adversary.build_trainer(model, num_labels, len(names), scale)
+        compile_(model)
+        targets = np.concatenate([targets, onehot(domains, len(names))], axis=1)
     sa = tp["specaugment"]
     if specaugment.enabled(sa):  # masked, shuffled batches from a seeded Sequence
         train_data: dict[str, Any] = {
-            "x": specaugment.make_sequence(
-                x_train, onehot(y_train, num_labels), tp["batch_size"], sa, tp["seed"]
-            )
+            "x": specaugment.make_sequence(x_train, targets, tp["batch_size"], sa, tp["seed"])
         }
     else:
-        train_data = {"x": x_train, "y": onehot(y_train, num_labels), "shuffle": True}
+        train_data = {"x": x_train, "y": targets, "shuffle": True}
         train_data["batch_size"] = tp["batch_size"]
     model.fit(
         **train_data,

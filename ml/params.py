@@ -216,6 +216,7 @@ SCHEMA: dict[str, Any] = {
         "learning_rate": Num(FLOAT, 1e-7, 1.0),
         "lr_decay_epochs": Num(INT, 1, 1000),
         "label_smoothing": Num(FLOAT, 0.0, 0.5),
+        "engine_adversary": Num(FLOAT, 0.0, 10.0),
         "specaugment": {
             "time_masks": Num(INT, 0, 10),
             "time_mask_frames": Num(INT, 0, 100),

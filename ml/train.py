@@ -24,7 +24,7 @@ from ml.errors import KwsError, run_main
 from ml.fit import BestWeights, compile_and_fit, lr_schedule, save_model, seed_everything
 from ml.fsutil import write_json_atomic
 from ml.params import DEFAULT_PARAMS, load_params
-from ml.splits import load_xy
+from ml.splits import load_split, load_xy
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def make_live_callback(live: Any) -> Any:
                 ("accuracy", "train/accuracy"),
                 ("val_loss", "val/loss"),
                 ("val_accuracy", "val/accuracy"),
+                ("engine_accuracy", "train/engine_accuracy"),  # train.engine_adversary on
             ):
                 if key in logs:
                     live.log_metric(name, round(float(logs[key]), 6))
@@ -130,6 +131,7 @@ def train(
         learning_rate=tp["learning_rate"],
         epochs=tp["epochs"],
         callbacks=callbacks,
+        train_names=load_split(features, "train")[2],
     )
     onehot = keras.utils.to_categorical
     if best.weights is not None:

@@ -86,6 +86,8 @@ def recipe_digest(params: dict[str, Any]) -> str:
     }
     if params["transfer"].get("seeds", 1) != 1:  # absent at 1: earlier results stay current
         recipe["seeds"] = params["transfer"]["seeds"]
+    if not recipe["train"].get("engine_adversary"):  # likewise when off
+        recipe["train"].pop("engine_adversary", None)
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -117,7 +119,9 @@ def hold_out(params: dict[str, Any], features: Path, held: str) -> dict[str, Any
     runs = []
     for i in range(seeds):
         train_seed = params["train"]["seed"] + i
-        pred, best_epoch = _fit_and_predict(params, (x_tr, y_tr, x_va, y_va), x_test, train_seed)
+        pred, best_epoch = _fit_and_predict(
+            params, (x_tr, y_tr, x_va, y_va), x_test, train_seed, data["train"][2][keep_tr]
+        )
         extra = {"train_examples": len(y_tr), "best_epoch": best_epoch, "seed": train_seed}
         runs.append({**score(pred, y_test, labels), **extra})
         if seeds > 1:
@@ -150,8 +154,10 @@ def _fit_and_predict(
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     x_test: np.ndarray,
     train_seed: int,
+    train_names: np.ndarray,
 ) -> tuple[np.ndarray, int]:
-    """(labels predicted for `x_test`, best epoch) of a model trained from `train_seed`."""
+    """(labels predicted for `x_test`, best epoch) of a model trained from `train_seed`
+    (`train_names`: the training rows' clip names, for train.engine_adversary)."""
     from ml.fit import BestWeights, compile_and_fit, lr_schedule, seed_everything
     from ml.models import build_model, keras
 
@@ -174,6 +180,7 @@ def _fit_and_predict(
         learning_rate=tp["learning_rate"],
         epochs=params["transfer"]["epochs"],
         callbacks=callbacks,
+        train_names=train_names,
     )
     if best.weights is not None:
         model.set_weights(best.weights)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,7 @@ def test_train_writes_model_and_dvclive(tiny_features, tmp_path):
         assert rows[0].split("\t")[:2] == ["step", name.split("/")[1]]
         assert len(rows) == 1 + params["train"]["epochs"]
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["float.keras"]
+    assert not (live / "plots/metrics/train/engine_accuracy.tsv").exists()  # adversary off
 
 
 def test_training_is_deterministic(tiny_features, tmp_path):
@@ -103,6 +105,30 @@ def test_training_is_deterministic(tiny_features, tmp_path):
     wa = keras.models.load_model(tmp_path / "a.keras", compile=False).get_weights()
     wb = keras.models.load_model(tmp_path / "b.keras", compile=False).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(wa, wb, strict=True))
+
+
+def test_engine_adversary_trains_the_trunk_and_exports_the_plain_model(
+    tiny_features, tmp_path, caplog
+):
+    features, params = tiny_features
+    plain = train(params, features, tmp_path / "plain.keras")
+    adv_params = copy.deepcopy(params)
+    adv_params["train"]["engine_adversary"] = 0.5
+    with caplog.at_level("INFO", logger="ml.fit"):
+        adv = train(adv_params, features, tmp_path / "adv.keras", tmp_path / "live")
+    # the engines of the tiny dataset, then "none": clips without an engine (silence)
+    assert re.search(r"engine adversary \(scale 0\.5\) over ([a-z]+, )+none$", caplog.text, re.M)
+    a = keras.models.load_model(tmp_path / "plain.keras", compile=False)
+    b = keras.models.load_model(tmp_path / "adv.keras", compile=False)
+    # the head is gone: same layers, same parameters, the board's budget unchanged
+    assert [type(x).__name__ for x in a.layers] == [type(x).__name__ for x in b.layers]
+    assert adv["params"] == plain["params"] == a.count_params()
+    # ... but the reversed gradient reached the trunk (first conv: shared, not the head)
+    assert not np.allclose(a.get_weights()[0], b.get_weights()[0])
+    assert 1 <= adv["best_epoch"] <= 2 and 0.0 <= adv["val_accuracy"] <= 1.0
+    # the head's accuracy per epoch, for `dvc plots`: is the adversary learning at all?
+    tsv = tmp_path / "live/plots/metrics/train/engine_accuracy.tsv"
+    assert len(tsv.read_text().splitlines()) == 1 + params["train"]["epochs"]
 
 
 def test_main_errors(tiny_features, tmp_path):
