@@ -1,6 +1,7 @@
 """Keras training shared by the stages and tools that fit or load a float model (train, QAT
 fine-tuning in quantize, evaluate, the transfer validation): seeds, the learning-rate schedule,
-compile + fit, the best-epoch weights, deterministic saving and loading."""
+compile + fit (with the engine adversary of ml.adversary), the best-epoch or averaged weights,
+deterministic saving and loading."""
 
 from __future__ import annotations
 
@@ -62,6 +63,100 @@ class BestWeights:
                     outer.weights = getattr(self.model, "kws_model", self.model).get_weights()
 
         return Keep()
+
+
+class AveragedWeights:
+    """The running mean of the weights at the end of the last epochs of a run (stochastic
+    weight averaging, Izmailov et al., 2018): a flatter optimum than any one epoch's, which
+    the espeak-ng hold-out rewards (README, "What the default model hears").
+
+    `fraction` of `epochs` are averaged (at least one); `apply` sets the mean on the model
+    and re-estimates its batch-norm statistics, which do not average."""
+
+    def __init__(self, epochs: int, fraction: float) -> None:
+        self.first = epochs - max(1, round(epochs * fraction))
+        self.count = 0
+        self.mean: list[np.ndarray] | None = None
+
+    def callback(self) -> Any:
+        from ml.models import keras
+
+        outer = self
+
+        class Average(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+                if epoch < outer.first:
+                    return
+                weights = getattr(self.model, "kws_model", self.model).get_weights()
+                outer.count += 1
+                if outer.mean is None:
+                    outer.mean = [np.array(w, dtype=np.float64) for w in weights]
+                else:
+                    for i, w in enumerate(weights):  # a running mean
+                        outer.mean[i] += (w - outer.mean[i]) / outer.count
+
+        return Average()
+
+    def apply(self, model: Any, x_train: np.ndarray, batch_size: int) -> None:
+        if self.mean is None:
+            raise KwsError("weight averaging: no epoch was averaged")
+        model.set_weights([m.astype(np.float32) for m in self.mean])
+        recalibrate_batch_norm(model, x_train, batch_size)
+
+
+def recalibrate_batch_norm(model: Any, x: np.ndarray, batch_size: int) -> None:
+    """Batch-norm moving statistics = their mean over one pass of `x` in training mode (in
+    order: deterministic), the weights untouched."""
+    from ml.models import keras
+
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns:
+        return
+    saved = [bn.momentum for bn in bns]
+    for n, start in enumerate(range(0, len(x), batch_size), start=1):
+        for bn in bns:
+            bn.momentum = 1.0 - 1.0 / n  # a cumulative mean: batch n weighs 1/n
+        model(x[start : start + batch_size], training=True)
+    for bn, momentum in zip(bns, saved, strict=True):
+        bn.momentum = momentum
+
+
+def final_weights(
+    model: Any,
+    tp: dict[str, Any],
+    best: BestWeights,
+    average: AveragedWeights | None,
+    x_train: np.ndarray,
+) -> int:
+    """Set the weights a run keeps: the averaged ones (train.average_last) or those of the
+    best validation epoch. Returns the epoch they stand for (counted from 1)."""
+    if average is not None:
+        average.apply(model, x_train, tp["batch_size"])
+        return average.first + average.count
+    if best.weights is not None:
+        model.set_weights(best.weights)
+    return best.epoch + 1
+
+
+def fit_callbacks(
+    tp: dict[str, Any], epochs: int
+) -> tuple[BestWeights, AveragedWeights | None, list[Any]]:
+    """(best epoch, weight average or None when train.average_last is 0, the callbacks
+    keeping both and scheduling the learning rate) of a run of `epochs`."""
+    from ml.models import keras
+
+    best = BestWeights()
+    fraction = float(tp.get("average_last", 0.0))
+    average = AveragedWeights(epochs, fraction) if fraction > 0 else None
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(
+            lr_schedule(tp["learning_rate"], tp["lr_decay_epochs"])
+        ),
+        best.callback(),
+    ]
+    if average is not None:
+        callbacks.append(average.callback())
+    return best, average, callbacks
 
 
 def _normalize_keras_zip(path: Path) -> None:

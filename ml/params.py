@@ -217,6 +217,7 @@ SCHEMA: dict[str, Any] = {
         "lr_decay_epochs": Num(INT, 1, 1000),
         "label_smoothing": Num(FLOAT, 0.0, 0.5),
         "engine_adversary": Num(FLOAT, 0.0, 10.0),
+        "average_last": Num(FLOAT, 0.0, 1.0),
         "specaugment": {
             "time_masks": Num(INT, 0, 10),
             "time_mask_frames": Num(INT, 0, 100),

@@ -4,9 +4,11 @@
 
 Trains `model.architecture` on the train split (float input = `dequantize_features(x)`),
 validates each epoch on the validation split, and saves the weights of the best validation
-epoch (ties: the later epoch) to --out. Seeds and TensorFlow op determinism make two runs on
-the same inputs give the same model. --metrics gets the training summary (the figures
-`dvc metrics diff` compares; epochs counted from 1); dvclive writes the per-epoch curves
+epoch (ties: the later epoch) to --out, or with `train.average_last` the mean weights of that
+fraction of the last epochs (ml.fit.AveragedWeights; then `best_epoch` is the last epoch).
+Seeds and TensorFlow op determinism make two runs on the same inputs give the same model.
+--metrics gets the training summary (the figures `dvc metrics diff` compares; epochs counted
+from 1); dvclive writes the per-epoch curves
 `<live>/plots/metrics/{train,val}/{loss,accuracy}.tsv` for `dvc plots` (x = epoch index).
 """
 
@@ -21,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ml.errors import KwsError, run_main
-from ml.fit import BestWeights, compile_and_fit, lr_schedule, save_model, seed_everything
+from ml.fit import (
+    compile_and_fit,
+    final_weights,
+    fit_callbacks,
+    save_model,
+    seed_everything,
+)
 from ml.fsutil import write_json_atomic
 from ml.params import DEFAULT_PARAMS, load_params
 from ml.splits import load_split, load_xy
@@ -112,13 +120,7 @@ def train(
         len(y_train),
         len(y_val),
     )
-    best = BestWeights()
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(
-            lr_schedule(tp["learning_rate"], tp["lr_decay_epochs"])
-        ),
-        best.callback(),
-    ]
+    best, average, callbacks = fit_callbacks(tp, tp["epochs"])
     live = None
     if live_dir is not None:
         live = open_live(live_dir)
@@ -134,13 +136,15 @@ def train(
         train_names=load_split(features, "train")[2],
     )
     onehot = keras.utils.to_categorical
-    if best.weights is not None:
-        model.set_weights(best.weights)
+    epoch = final_weights(model, tp, best, average, x_train)
     _, train_acc = model.evaluate(x_train, onehot(y_train, len(labels)), verbose=0)
+    val_acc = best.best
+    if average is not None:  # the averaged weights were never validated during the fit
+        _, val_acc = model.evaluate(x_val, onehot(y_val, len(labels)), verbose=0)
     summary = {
         "epochs": int(tp["epochs"]),
-        "best_epoch": best.epoch + 1,
-        "val_accuracy": round(best.best, 6),
+        "best_epoch": epoch,
+        "val_accuracy": round(float(val_acc), 6),
         "train_accuracy": round(float(train_acc), 6),
         "params": int(model.count_params()),
     }
@@ -149,7 +153,8 @@ def train(
         live.end()
     if metrics_path is not None:
         write_json_atomic(metrics_path, summary)
-    log.info("saved %s (best epoch %d, val accuracy %.4f)", out, best.epoch + 1, best.best)
+    kept = f"mean of epochs {average.first + 1}-{epoch}" if average else f"best epoch {epoch}"
+    log.info("saved %s (%s, val accuracy %.4f)", out, kept, val_acc)
     return summary
 
 

@@ -86,8 +86,9 @@ def recipe_digest(params: dict[str, Any]) -> str:
     }
     if params["transfer"].get("seeds", 1) != 1:  # absent at 1: earlier results stay current
         recipe["seeds"] = params["transfer"]["seeds"]
-    if not recipe["train"].get("engine_adversary"):  # likewise when off
-        recipe["train"].pop("engine_adversary", None)
+    for key in ("engine_adversary", "average_last"):  # likewise while off (0)
+        if not recipe["train"].get(key):
+            recipe["train"].pop(key, None)
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -158,20 +159,19 @@ def _fit_and_predict(
 ) -> tuple[np.ndarray, int]:
     """(labels predicted for `x_test`, best epoch) of a model trained from `train_seed`
     (`train_names`: the training rows' clip names, for train.engine_adversary)."""
-    from ml.fit import BestWeights, compile_and_fit, lr_schedule, seed_everything
-    from ml.models import build_model, keras
+    from ml.fit import (
+        compile_and_fit,
+        final_weights,
+        fit_callbacks,
+        seed_everything,
+    )
+    from ml.models import build_model
 
     num_labels = len(params["dataset"]["labels"])
     tp = {**params["train"], "seed": train_seed}
     seed_everything(train_seed)
     model = build_model(params["model"], data[0].shape[1:], num_labels)
-    best = BestWeights()
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(
-            lr_schedule(tp["learning_rate"], tp["lr_decay_epochs"])
-        ),
-        best.callback(),
-    ]
+    best, average, callbacks = fit_callbacks(tp, params["transfer"]["epochs"])
     compile_and_fit(
         model,
         data,
@@ -182,9 +182,8 @@ def _fit_and_predict(
         callbacks=callbacks,
         train_names=train_names,
     )
-    if best.weights is not None:
-        model.set_weights(best.weights)
-    return np.argmax(model.predict(x_test, verbose=0), axis=1), best.epoch + 1
+    epoch = final_weights(model, tp, best, average, data[0])
+    return np.argmax(model.predict(x_test, verbose=0), axis=1), epoch
 
 
 def score(pred: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import yaml
 from ml.dataset import list_clips
 from ml.features import SPLIT_FILES, FeaturesError, build_split
 from ml.models import ModelError, build_model, keras
+from ml.splits import load_xy
 from ml.train import TrainError, main, train
 
 
@@ -129,6 +130,21 @@ def test_engine_adversary_trains_the_trunk_and_exports_the_plain_model(
     # the head's accuracy per epoch, for `dvc plots`: is the adversary learning at all?
     tsv = tmp_path / "live/plots/metrics/train/engine_accuracy.tsv"
     assert len(tsv.read_text().splitlines()) == 1 + params["train"]["epochs"]
+
+
+def test_average_last_keeps_the_mean_of_the_last_epochs(tiny_features, tmp_path, caplog):
+    features, params = tiny_features
+    p = copy.deepcopy(params)
+    p["train"].update(epochs=4, average_last=0.5)
+    with caplog.at_level("INFO", logger="ml.train"):
+        summary = train(p, features, tmp_path / "avg.keras", metrics_path=tmp_path / "t.json")
+    assert "mean of epochs 3-4" in caplog.text
+    assert summary["best_epoch"] == 4  # the averaged weights stand for the end of the run
+    # the summary's validation figure is the saved model's, not an epoch's
+    model = keras.models.load_model(tmp_path / "avg.keras", compile=False)
+    x_val, y_val = load_xy(features, "validation", len(p["dataset"]["labels"]))
+    acc = float(np.mean(np.argmax(model.predict(x_val, verbose=0), axis=1) == y_val))
+    assert summary["val_accuracy"] == pytest.approx(acc, abs=1e-6)
 
 
 def test_main_errors(tiny_features, tmp_path):

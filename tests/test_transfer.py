@@ -122,19 +122,17 @@ def test_merge_of_subset_runs(tmp_path: Path) -> None:
         merge([a, part("c", {"festival": 0.5}, digest="g")])
 
 
-def test_recipe_digest_counts_the_engine_adversary_only_when_on() -> None:
+@pytest.mark.parametrize("key", ["engine_adversary", "average_last"])
+def test_recipe_digest_counts_a_training_option_only_when_on(key: str) -> None:
     from ml.params import load_params
 
     params = load_params(REPO / "params.yaml")
-    without = {
-        **params,
-        "train": {k: v for k, v in params["train"].items() if k != "engine_adversary"},
-    }
-    off = {**params, "train": {**params["train"], "engine_adversary": 0.0}}
-    on = {**params, "train": {**params["train"], "engine_adversary": 0.5}}
+    without = {**params, "train": {k: v for k, v in params["train"].items() if k != key}}
+    off = {**params, "train": {**params["train"], key: 0.0}}
+    on = {**params, "train": {**params["train"], key: 0.5}}
     # results computed before the param existed stay current while it is off
     assert recipe_digest(off) == recipe_digest(without) != recipe_digest(on)
-    assert params["train"]["engine_adversary"] == 0.0  # the default: off
+    assert params["train"][key] == 0.0  # the default: off
 
 
 def test_held_out_unknowns_are_capped_as_a_split_is() -> None:
