@@ -41,6 +41,12 @@ def lr_schedule(base: float, decay_epochs: int) -> Any:
     return lambda epoch, _lr=None: float(base * 0.5 ** (epoch // decay_epochs))
 
 
+def keyword_model(fitted: Any) -> Any:
+    """The keyword model of a model being fitted: an adversarial trainer (ml.adversary)
+    wraps it, and callbacks keep only its weights."""
+    return getattr(fitted, "kws_model", fitted)
+
+
 class BestWeights:
     """Keeps the weights of the epoch with the best validation accuracy (in memory)."""
 
@@ -59,8 +65,7 @@ class BestWeights:
                 acc = float((logs or {}).get("val_accuracy", -1.0))
                 if acc >= outer.best:
                     outer.best, outer.epoch = acc, epoch
-                    # an adversarial trainer wraps the keyword model: keep only the latter's
-                    outer.weights = getattr(self.model, "kws_model", self.model).get_weights()
+                    outer.weights = keyword_model(self.model).get_weights()
 
         return Keep()
 
@@ -87,7 +92,7 @@ class AveragedWeights:
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
                 if epoch < outer.first:
                     return
-                weights = getattr(self.model, "kws_model", self.model).get_weights()
+                weights = keyword_model(self.model).get_weights()
                 outer.count += 1
                 if outer.mean is None:
                     outer.mean = [np.array(w, dtype=np.float64) for w in weights]

@@ -32,7 +32,15 @@ def load_split(features_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, 
 
 def load_xy(features: Path, split: str, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
     """Float model inputs and labels of one split, with the labels checked."""
-    x, y, _ = load_split(features, split)
+    x, y, _ = load_xy_names(features, split, num_labels)
+    return x, y
+
+
+def load_xy_names(
+    features: Path, split: str, num_labels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """load_xy's inputs and labels, and the clips' names, from one read of the split file."""
+    x, y, names = load_split(features, split)
     if len(y) == 0:
         raise FeaturesError(f"{features / (split + '.npz')}: no examples")
     if y.min() < 0 or y.max() >= num_labels:
@@ -40,4 +48,4 @@ def load_xy(features: Path, split: str, num_labels: int) -> tuple[np.ndarray, np
             f"{features / (split + '.npz')}: label index {int(y.max())} outside "
             f"dataset.labels ({num_labels} labels)"
         )
-    return dequantize_features(x), y.astype(np.int64)
+    return dequantize_features(x), y.astype(np.int64), names

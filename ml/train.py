@@ -32,7 +32,7 @@ from ml.fit import (
 )
 from ml.fsutil import write_json_atomic
 from ml.params import DEFAULT_PARAMS, load_params
-from ml.splits import load_split, load_xy
+from ml.splits import load_xy, load_xy_names
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def train(
 
     tp, labels = params["train"], params["dataset"]["labels"]
     seed_everything(tp["seed"])
-    x_train, y_train = load_xy(features, "train", len(labels))
+    x_train, y_train, train_names = load_xy_names(features, "train", len(labels))
     x_val, y_val = load_xy(features, "validation", len(labels))
     if x_train.shape[1:] != x_val.shape[1:]:
         raise TrainError(
@@ -133,7 +133,7 @@ def train(
         learning_rate=tp["learning_rate"],
         epochs=tp["epochs"],
         callbacks=callbacks,
-        train_names=load_split(features, "train")[2],
+        train_names=train_names,
     )
     onehot = keras.utils.to_categorical
     epoch = final_weights(model, tp, best, average, x_train)
